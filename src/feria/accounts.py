@@ -1,0 +1,135 @@
+"""People who log in, their roles, and API tokens.
+
+Passwords are hashed with argon2 (argon2-cffi's defaults follow RFC 9106). API tokens are
+random and only their SHA-256 is stored, so a copy of the database does not leak them.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import secrets
+
+from argon2 import PasswordHasher
+from argon2.exceptions import InvalidHashError, VerificationError
+from sqlalchemy import Boolean, DateTime, ForeignKey, String, select
+from sqlalchemy.orm import Mapped, Session, mapped_column
+
+from feria.catalogue.models import Producer, utcnow
+from feria.db import Base
+from feria.errors import FeriaError
+
+ROLES = ("organizer", "cashier", "producer", "shopper")
+_hasher = PasswordHasher()
+
+
+class User(Base):
+    __tablename__ = "users"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    username: Mapped[str] = mapped_column(String(64), unique=True)
+    password_hash: Mapped[str] = mapped_column(String(200))
+    role: Mapped[str] = mapped_column(String(16))
+    producer_id: Mapped[int | None] = mapped_column(ForeignKey("producers.id"), nullable=True)
+    display_name: Mapped[str] = mapped_column(String(200), default="")
+    email: Mapped[str] = mapped_column(String(200), default="")
+    locale: Mapped[str | None] = mapped_column(String(16), nullable=True)
+    active: Mapped[bool] = mapped_column(Boolean, default=True)
+    created_at: Mapped[dt.datetime] = mapped_column(DateTime, default=utcnow)
+
+
+class ApiToken(Base):
+    __tablename__ = "api_tokens"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id"), index=True)
+    token_sha256: Mapped[str] = mapped_column(String(64), unique=True)
+    name: Mapped[str] = mapped_column(String(100), default="")
+    created_at: Mapped[dt.datetime] = mapped_column(DateTime, default=utcnow)
+    revoked_at: Mapped[dt.datetime | None] = mapped_column(DateTime, nullable=True)
+
+
+class InvalidUser(FeriaError):
+    """A user could not be created or changed as asked."""
+
+
+def hash_password(password: str) -> str:
+    return _hasher.hash(password)
+
+
+def check_password(user: User, password: str) -> bool:
+    try:
+        return _hasher.verify(user.password_hash, password)
+    except (VerificationError, InvalidHashError):
+        return False
+
+
+def add_user(
+    db: Session,
+    username: str,
+    password: str,
+    role: str,
+    producer_code: str | None = None,
+    display_name: str = "",
+    email: str = "",
+) -> User:
+    """Create a user; a producer user is linked to exactly one producer by its code."""
+    username = username.strip()
+    if not username or len(username) > 64 or any(c.isspace() for c in username):
+        raise InvalidUser("username: expected 1 to 64 characters without spaces", field="username")
+    if role not in ROLES:
+        raise InvalidUser(f"role: expected one of {', '.join(ROLES)}, got {role!r}", field="role")
+    if len(password) < 8:
+        raise InvalidUser("password: expected at least 8 characters", field="password")
+    if db.scalar(select(User.id).where(User.username == username)) is not None:
+        raise InvalidUser(f"username {username!r} is taken", field="username")
+    producer_id = None
+    if role == "producer":
+        if not producer_code:
+            raise InvalidUser("a producer user needs --producer CODE", field="producer")
+        producer_id = db.scalar(select(Producer.id).where(Producer.code == producer_code))
+        if producer_id is None:
+            raise InvalidUser(f"no producer with code {producer_code!r}", field="producer")
+    elif producer_code:
+        raise InvalidUser("only producer users are linked to a producer", field="producer")
+    user = User(
+        username=username,
+        password_hash=hash_password(password),
+        role=role,
+        producer_id=producer_id,
+        display_name=display_name or username,
+        email=email,
+    )
+    db.add(user)
+    db.flush()
+    return user
+
+
+def authenticate(db: Session, username: str, password: str) -> User | None:
+    user = db.scalar(select(User).where(User.username == username, User.active.is_(True)))
+    if user is None:
+        _hasher.hash(password)  # spend the same time, so a wrong username is not revealed
+        return None
+    return user if check_password(user, password) else None
+
+
+def _token_digest(token: str) -> str:
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+def create_token(db: Session, user: User, name: str = "") -> str:
+    """Create an API token for ``user``; the clear token is returned once and never stored."""
+    token = "feria_" + secrets.token_urlsafe(32)
+    db.add(ApiToken(user_id=user.id, token_sha256=_token_digest(token), name=name))
+    db.flush()
+    return token
+
+
+def user_for_token(db: Session, token: str) -> User | None:
+    return db.scalar(
+        select(User)
+        .join(ApiToken, ApiToken.user_id == User.id)
+        .where(
+            ApiToken.token_sha256 == _token_digest(token),
+            ApiToken.revoked_at.is_(None),
+            User.active.is_(True),
+        )
+    )

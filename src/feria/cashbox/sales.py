@@ -1,0 +1,774 @@
+"""Recording a sale at the caja común: one atomic transaction that resolves the lines,
+takes the tenders, splits the money among producers, appends the journal entry and writes
+the rows derived from it.
+
+A till may resend a sale after a timeout or a crash: every sale carries a client-chosen
+idempotency key, and the same key with the same content returns the first sale instead of
+recording a second one.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import json
+from collections import defaultdict
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from decimal import Decimal, InvalidOperation
+from typing import Any
+
+import pluggy
+from sqlalchemy import Engine, bindparam, func, insert, or_, select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
+from feria import journal
+from feria.cashbox.errors import (
+    IdempotencyConflict,
+    InsufficientPayment,
+    InvalidLine,
+    InvalidTender,
+    Overpayment,
+    PaymentRefused,
+    SessionClosed,
+    SessionNotFound,
+    UnknownPaymentMethod,
+    UnknownProducer,
+    UnknownProduct,
+)
+from feria.cashbox.models import CashSession, MemberSplit, Sale, SaleLine, Split, Tender, Till
+from feria.cashbox.split import TenderShare, basis_points, split_members, split_sale
+from feria.catalogue.models import (
+    WEIGHED_UNITS,
+    Fair,
+    Member,
+    Participation,
+    Producer,
+    Product,
+    RuleVersion,
+    utcnow,
+)
+from feria.catalogue.rules import rule_in_force
+from feria.db import read_session, write_session
+from feria.money import Money, MoneyError, convert, currency, line_total
+from feria.payments import PaymentMethod, SaleInfo, TenderInfo
+
+MAX_LINES = 500
+MAX_TENDERS = 20
+
+
+@dataclass(frozen=True, slots=True)
+class LineRequest:
+    """One line as the till sends it.
+
+    A catalogue line names the product (``product_id``, or ``barcode``/``sku``) and a
+    quantity; a free line names the producer by code and its amount in the fair currency.
+    """
+
+    product_id: int | None = None
+    barcode: str | None = None
+    sku: str | None = None
+    quantity: Decimal | str | int = 1
+    producer_code: str | None = None
+    amount: int | None = None
+    description: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class TenderRequest:
+    """One tender: ``amount`` minor units of ``currency`` (default: the fair's) by ``method``."""
+
+    method: str
+    amount: int
+    currency: str | None = None
+    reference: str = ""
+    data: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass(slots=True)
+class RecordedSale:
+    """A sale as recorded: the journal entry's content plus where it sits in the chain."""
+
+    id: int
+    seq: int
+    hash: str
+    replayed: bool
+    body: dict[str, Any]
+
+    @property
+    def total(self) -> Money:
+        return Money(self.body["total"], self.body["currency"])
+
+    @property
+    def change(self) -> Money:
+        return Money(sum(t["change"] for t in self.body["tenders"]), self.body["currency"])
+
+
+# -- request fingerprint -------------------------------------------------------------------
+
+
+def fingerprint(payload: dict[str, Any]) -> str:
+    """A digest of what the till asked for, to tell a resend from a different sale."""
+    raw = json.dumps(payload, sort_keys=True, separators=(",", ":"), default=str)
+    return hashlib.sha256(raw.encode()).hexdigest()
+
+
+def _request_payload(
+    session_id: int | None,
+    fair_id: int | None,
+    lines: Sequence[LineRequest],
+    tenders: Sequence[TenderRequest],
+) -> dict[str, Any]:
+    return {
+        "session": session_id,
+        "fair": fair_id,
+        "lines": [
+            [
+                ln.product_id,
+                ln.barcode,
+                ln.sku,
+                str(ln.quantity),
+                ln.producer_code,
+                ln.amount,
+                ln.description,
+            ]
+            for ln in lines
+        ],
+        "tenders": [[t.method, t.amount, t.currency, t.reference, t.data] for t in tenders],
+    }
+
+
+# -- helpers shared with refunds -------------------------------------------------------------
+
+
+def payment_methods(pm: pluggy.PluginManager, fair: Fair) -> dict[str, PaymentMethod]:
+    """Every payment method the loaded plugins offer at ``fair``, by code."""
+    methods: dict[str, PaymentMethod] = {}
+    for offered in pm.hook.feria_payment_methods(fair=fair):
+        for method in offered or ():
+            if method.is_available(fair):
+                methods.setdefault(method.code, method)
+    return methods
+
+
+# The hot path's statements are built once: SQLAlchemy then reuses their compiled form.
+_EXISTING = select(Sale.id, Sale.fingerprint, Sale.seq).where(
+    Sale.idempotency_key == bindparam("key")
+)
+_ENTRY = select(journal.JournalEntry.hash, journal.JournalEntry.body).where(
+    journal.JournalEntry.seq == bindparam("seq")
+)
+_SESSION = select(
+    CashSession.id,
+    CashSession.fair_id,
+    CashSession.till_id,
+    CashSession.cashier_id,
+    CashSession.closed_at,
+).where(CashSession.id == bindparam("id"))
+_FAIR = select(Fair.__table__).where(Fair.id == bindparam("id"))
+_NEXT_SALE = select(func.max(Sale.id))
+_PRODUCTS = (
+    select(
+        Product.id,
+        Product.producer_id,
+        Product.sku,
+        Product.barcode,
+        Product.name,
+        Product.unit,
+        Product.price,
+        Product.currency,
+        Product.active,
+    )
+    .join(Producer, Producer.id == Product.producer_id)
+    .where(
+        or_(
+            Product.id.in_(bindparam("ids", expanding=True)),
+            Product.barcode.in_(bindparam("barcodes", expanding=True)),
+            Product.sku.in_(bindparam("skus", expanding=True)),
+        ),
+        Producer.network_id == bindparam("network"),
+    )
+)
+_PRODUCERS_BY_CODE = select(Producer.code, Producer.id).where(
+    Producer.network_id == bindparam("network"),
+    func.upper(Producer.code).in_(bindparam("codes", expanding=True)),
+    Producer.active.is_(True),
+)
+_PARTICIPATING = select(Participation.producer_id).where(
+    Participation.fair_id == bindparam("fair"),
+    Participation.producer_id.in_(bindparam("ids", expanding=True)),
+)
+_MEMBERS = (
+    select(Member.producer_id, Member.id, Member.share_bp)
+    .join(Producer, Producer.id == Member.producer_id)
+    .where(Member.producer_id.in_(bindparam("ids", expanding=True)), Producer.kind == "cooperative")
+    .order_by(Member.producer_id, Member.id)
+)
+
+
+def _existing(db: Session, key: str, fp: str) -> RecordedSale | None:
+    conn = db.connection()
+    row = conn.execute(_EXISTING, {"key": key}).first()
+    if row is None:
+        return None
+    sale_id, stored_fp, seq = row
+    if stored_fp != fp:
+        raise IdempotencyConflict(
+            f"idempotency key {key!r} was already used for a different sale (number {sale_id}); "
+            "use a new key for a new sale",
+            field="key",
+            sale=sale_id,
+        )
+    digest, body = conn.execute(_ENTRY, {"seq": seq}).one()
+    return RecordedSale(sale_id, seq, digest, True, json.loads(body))
+
+
+def _check_key(key: str) -> None:
+    if not isinstance(key, str) or not 8 <= len(key) <= 128 or not key.isprintable():
+        raise InvalidTender(
+            "expected an idempotency key of 8 to 128 printable characters (a UUID is ideal)",
+            field="key",
+        )
+
+
+def _quantity(raw: Decimal | str | int, index: int) -> Decimal:
+    try:
+        q = Decimal(str(raw).strip().replace(",", "."))
+    except InvalidOperation as exc:
+        raise InvalidLine(f"{raw!r} is not a quantity", field=f"lines[{index}].quantity") from exc
+    if not q.is_finite() or q <= 0 or q > 1_000_000:
+        raise InvalidLine("expected a quantity greater than 0", field=f"lines[{index}].quantity")
+    if q.as_tuple().exponent < -3:
+        raise InvalidLine(
+            "expected at most 3 decimals (grams of a kilo)", field=f"lines[{index}].quantity"
+        )
+    return q.normalize() if q == q.to_integral_value() else q
+
+
+def _next_sale_id(db: Session) -> int:
+    return (db.connection().execute(_NEXT_SALE).scalar() or 0) + 1
+
+
+def _insert_rows(db: Session, sale_row: dict[str, Any], body: dict[str, Any]) -> None:
+    """Write the rows derived from a sale-like journal entry; the single place that maps an
+    entry's content to tables, shared by sales, refunds and voids (and mirrored by verify)."""
+    conn = db.connection()
+    conn.execute(insert(Sale), sale_row)
+    sid = sale_row["id"]
+    conn.execute(
+        insert(SaleLine),
+        [
+            {
+                "sale_id": sid,
+                "line_no": ln["no"],
+                "producer_id": ln["producer"],
+                "product_id": ln["product"],
+                "description": ln["description"],
+                "quantity": ln["quantity"],
+                "unit": ln["unit"],
+                "unit_price": ln["unit_price"],
+                "total": ln["total"],
+                "refers_line": ln.get("refers_line"),
+            }
+            for ln in body["lines"]
+        ],
+    )
+    conn.execute(
+        insert(Tender),
+        [
+            {
+                "sale_id": sid,
+                "tender_no": t["no"],
+                "method": t["method"],
+                "currency": t["currency"],
+                "amount": t["amount"],
+                "change": t["change"],
+                "applied": t["applied"],
+                "rate": t["rate"],
+                "value": t["value"],
+                "fee": t["fee"],
+                "in_drawer": t["in_drawer"],
+                "reference": t["reference"],
+                "data": t["data"],
+            }
+            for t in body["tenders"]
+        ],
+    )
+    if body["splits"]:
+        conn.execute(
+            insert(Split),
+            [
+                {
+                    "sale_id": sid,
+                    "tender_no": s[0],
+                    "producer_id": s[1],
+                    "currency": s[2],
+                    "gross": s[3],
+                    "withheld": s[4],
+                    "fee": s[5],
+                    "net": s[6],
+                }
+                for s in body["splits"]
+            ],
+        )
+    if body["members"]:
+        conn.execute(
+            insert(MemberSplit),
+            [
+                {
+                    "sale_id": sid,
+                    "producer_id": m[0],
+                    "member_id": m[1],
+                    "currency": m[2],
+                    "amount": m[3],
+                }
+                for m in body["members"]
+            ],
+        )
+
+
+def sale_row_from_body(body: dict[str, Any], seq: int, at: dt.datetime) -> dict[str, Any]:
+    return {
+        "id": body["sale"],
+        "kind": body["kind"],
+        "fair_id": body["fair"],
+        "session_id": body["session"],
+        "user_id": body["user"],
+        "refers_to": body.get("refers_to"),
+        "idempotency_key": body["key"],
+        "fingerprint": body["fingerprint"],
+        "rule_version_id": body["rule"],
+        "currency": body["currency"],
+        "total": body["total"],
+        "at": at,
+        "seq": seq,
+    }
+
+
+def member_shares(db: Session, producer_ids: Sequence[int]) -> dict[int, list[tuple[int, int]]]:
+    shares: dict[int, list[tuple[int, int]]] = defaultdict(list)
+    for pid, mid, bp in db.connection().execute(_MEMBERS, {"ids": list(producer_ids)}):
+        shares[pid].append((mid, bp))
+    return shares
+
+
+def splits_with_members(db: Session, split_rows: list) -> tuple[list[list[Any]], list[list[Any]]]:
+    splits = [
+        [s.tender_no, s.producer_id, s.currency, s.gross, s.withheld, s.fee, s.net]
+        for s in split_rows
+    ]
+    net: dict[tuple[int, str], int] = defaultdict(int)
+    for s in split_rows:
+        net[(s.producer_id, s.currency)] += s.net
+    shares = member_shares(db, sorted({s.producer_id for s in split_rows}))
+    members = [list(m) for m in split_members(net, shares)] if shares else []
+    return splits, members
+
+
+def commit_entry(
+    db: Session, kind: str, body: dict[str, Any], at: dt.datetime, locked: journal.Head
+) -> RecordedSale:
+    appended = journal.append(db, kind, body, fair_id=body["fair"], at=at, locked=locked)
+    full = {"kind": kind, "at": at.isoformat(timespec="microseconds"), **body}
+    _insert_rows(db, sale_row_from_body(full, appended.seq, at), full)
+    return RecordedSale(body["sale"], appended.seq, appended.hash, False, full)
+
+
+# -- recording a sale ---------------------------------------------------------------------------
+
+
+def record_sale(
+    engine: Engine,
+    pm: pluggy.PluginManager,
+    *,
+    key: str,
+    lines: Sequence[LineRequest],
+    tenders: Sequence[TenderRequest],
+    session_id: int | None = None,
+    fair_id: int | None = None,
+    user_id: int | None = None,
+    now: dt.datetime | None = None,
+) -> RecordedSale:
+    """Record one sale atomically and return it; a resend with the same key returns the
+    first recording (``replayed=True``).
+
+    At a till, ``session_id`` names the open cash session; an online order passes
+    ``fair_id`` instead. Raises a :class:`feria.errors.FeriaError` subclass naming the
+    field at fault on any refusal, and then nothing is written.
+    """
+    _check_key(key)
+    if not lines:
+        raise InvalidLine("a sale needs at least one line", field="lines")
+    if len(lines) > MAX_LINES:
+        raise InvalidLine(f"a sale has at most {MAX_LINES} lines", field="lines")
+    if not tenders:
+        raise InvalidTender("a sale needs at least one tender", field="tenders")
+    if len(tenders) > MAX_TENDERS:
+        raise InvalidTender(f"a sale has at most {MAX_TENDERS} tenders", field="tenders")
+    if session_id is None and fair_id is None:
+        raise InvalidTender("a sale needs a cash session or a fair", field="session")
+    fp = fingerprint(_request_payload(session_id, fair_id, lines, tenders))
+    try:
+        with write_session(engine) as db:
+            existing = _existing(db, key, fp)
+            if existing is not None:
+                return existing
+            recorded, fair, till_id, captures = _record(
+                db, pm, key, fp, lines, tenders, session_id, fair_id, user_id, now or utcnow()
+            )
+    except IntegrityError:
+        # Another process recorded the same key between our check and our insert.
+        with write_session(engine) as db:
+            existing = _existing(db, key, fp)
+        if existing is None:
+            raise
+        return existing
+    for method, tinfo, sinfo in captures:
+        method.captured(tinfo, sinfo)
+    if pm.hook.feria_sale_recorded.get_hookimpls():
+        sale_row = _sale_for_hooks(engine, recorded.id)
+        with read_session(engine) as db:
+            till = db.get(Till, till_id) if till_id is not None else None
+        pm.hook.feria_sale_recorded(sale=sale_row, fair=fair, till=till)
+    pm.hook.feria_journal_appended(entry_seq=recorded.seq, kind="sale", fair_id=fair.id)
+    return recorded
+
+
+def _sale_for_hooks(engine: Engine, sale_id: int) -> Sale:
+    with read_session(engine) as db:
+        sale = db.get(Sale, sale_id)
+        # Load the relationships while the session is open: hooks get a complete object.
+        _ = sale.lines, sale.tenders, sale.splits
+        return sale
+
+
+def _open_session(db: Session, session_id: int):
+    cs = db.connection().execute(_SESSION, {"id": session_id}).first()
+    if cs is None:
+        raise SessionNotFound(f"there is no cash session {session_id}", field="session")
+    if cs.closed_at is not None:
+        raise SessionClosed(
+            f"cash session {session_id} was closed at {cs.closed_at:%H:%M}; open a new one",
+            field="session",
+        )
+    return cs
+
+
+def _resolve_lines(db: Session, fair: Fair, lines: Sequence[LineRequest]) -> list[dict[str, Any]]:
+    """Turn the till's lines into priced lines, refusing anything not for sale here."""
+    ids = {ln.product_id for ln in lines if ln.product_id is not None}
+    barcodes = {ln.barcode for ln in lines if ln.barcode}
+    skus = {ln.sku for ln in lines if ln.sku}
+    codes = {ln.producer_code.strip().upper() for ln in lines if ln.producer_code}
+    conn = db.connection()
+    products: dict[Any, Any] = {}
+    if ids or barcodes or skus:
+        for p in conn.execute(
+            _PRODUCTS,
+            {
+                "ids": list(ids),
+                "barcodes": list(barcodes),
+                "skus": list(skus),
+                "network": fair.network_id,
+            },
+        ):
+            products[("id", p.id)] = p
+            if p.barcode:
+                products[("barcode", p.barcode)] = p
+            products.setdefault(("sku", p.sku), p)
+    producers_by_code: dict[str, int] = {}
+    if codes:
+        producers_by_code = {
+            code.upper(): pid
+            for code, pid in conn.execute(
+                _PRODUCERS_BY_CODE, {"codes": list(codes), "network": fair.network_id}
+            )
+        }
+    wanted = {p.producer_id for p in products.values()} | set(producers_by_code.values())
+    participating = (
+        set(conn.execute(_PARTICIPATING, {"fair": fair.id, "ids": list(wanted)}).scalars())
+        if wanted
+        else set()
+    )
+    out = []
+    for i, ln in enumerate(lines):
+        f = f"lines[{i}]"
+        if ln.producer_code is not None:
+            if ln.product_id or ln.barcode or ln.sku:
+                raise InvalidLine(
+                    "a line is either a product or a free line by producer code, not both",
+                    field=f,
+                )
+            code = ln.producer_code.strip().upper()
+            pid = producers_by_code.get(code)
+            if pid is None:
+                raise UnknownProducer(
+                    f"no active producer has code {ln.producer_code!r}",
+                    field=f"{f}.producer_code",
+                )
+            if pid not in participating:
+                raise UnknownProducer(
+                    f"producer {code} does not sell at {fair.name}", field=f"{f}.producer_code"
+                )
+            if type(ln.amount) is not int or ln.amount <= 0:
+                raise InvalidLine(
+                    f"expected a positive amount in {fair.currency} minor units",
+                    field=f"{f}.amount",
+                )
+            q = _quantity(ln.quantity, i)
+            total = line_total(q, Money(ln.amount, fair.currency)).amount
+            out.append(
+                {
+                    "no": i + 1,
+                    "producer": pid,
+                    "product": None,
+                    "description": (ln.description or "").strip()[:300],
+                    "quantity": str(q),
+                    "unit": "piece",
+                    "unit_price": ln.amount,
+                    "total": total,
+                }
+            )
+            continue
+        if ln.product_id is not None:
+            product = products.get(("id", ln.product_id))
+            ref = f"product {ln.product_id}"
+        elif ln.barcode:
+            product = products.get(("barcode", ln.barcode))
+            ref = f"barcode {ln.barcode}"
+        elif ln.sku:
+            product = products.get(("sku", ln.sku))
+            ref = f"SKU {ln.sku}"
+        else:
+            raise InvalidLine(
+                "expected a product (product_id, barcode or sku) or a producer_code and amount",
+                field=f,
+            )
+        if product is None or not product.active:
+            raise UnknownProduct(f"{ref} is not in the catalogue", field=f)
+        if product.producer_id not in participating:
+            raise UnknownProduct(f"{product.name} is not sold at {fair.name}", field=f)
+        if product.currency != fair.currency:
+            raise InvalidLine(
+                f"{product.name} is priced in {product.currency}, the fair sells in "
+                f"{fair.currency}",
+                field=f,
+            )
+        q = _quantity(ln.quantity, i)
+        if product.unit not in WEIGHED_UNITS and q != q.to_integral_value():
+            raise InvalidLine(
+                f"{product.name} is sold by the piece: expected a whole quantity",
+                field=f"{f}.quantity",
+            )
+        total = line_total(q, Money(product.price, product.currency)).amount
+        out.append(
+            {
+                "no": i + 1,
+                "producer": product.producer_id,
+                "product": product.id,
+                "description": (ln.description or product.name).strip()[:300],
+                "quantity": str(q),
+                "unit": product.unit,
+                "unit_price": product.price,
+                "total": total,
+            }
+        )
+    return out
+
+
+def _rate(rule: RuleVersion, fair: Fair, code: str, field_name: str) -> Decimal:
+    if code == fair.currency:
+        return Decimal(1)
+    raw = (rule.rates or {}).get(code)
+    if raw is None:
+        raise InvalidTender(
+            f"{fair.name} states no rate for {code}: the rule in force (version "
+            f"{rule.version}) accepts {', '.join([fair.currency, *sorted(rule.rates or {})])}",
+            field=field_name,
+        )
+    return Decimal(raw)
+
+
+def _rule_fee(rule: RuleVersion, fair: Fair, method: str, applied: Money, rate: Decimal) -> int:
+    fee = (rule.fees or {}).get(method)
+    if not fee or applied.amount <= 0:
+        return 0
+    fixed = fee.get("fixed", 0)
+    if fixed and applied.currency != fair.currency:
+        fixed = convert(Money(fixed, fair.currency), Decimal(1) / rate, applied.currency).amount
+    return basis_points(applied.amount, fee.get("bp", 0)) + fixed
+
+
+def _value(applied: Money, rate: Decimal, fair: Fair) -> int:
+    if applied.currency == fair.currency:
+        return applied.amount
+    return convert(applied, rate, fair.currency).amount
+
+
+def _record(
+    db: Session,
+    pm: pluggy.PluginManager,
+    key: str,
+    fp: str,
+    lines: Sequence[LineRequest],
+    tenders: Sequence[TenderRequest],
+    session_id: int | None,
+    fair_id: int | None,
+    user_id: int | None,
+    now: dt.datetime,
+):
+    till_id = None
+    conn = db.connection()
+    if session_id is not None:
+        cs = _open_session(db, session_id)
+        fair = Fair(**conn.execute(_FAIR, {"id": cs.fair_id}).one()._mapping)
+        till_id = cs.till_id
+        if fair_id is not None and fair_id != fair.id:
+            raise InvalidTender("the session belongs to another fair", field="fair")
+        user_id = user_id if user_id is not None else cs.cashier_id
+    else:
+        row = conn.execute(_FAIR, {"id": fair_id}).first()
+        if row is None:
+            raise InvalidTender(f"there is no fair {fair_id}", field="fair")
+        fair = Fair(**row._mapping)
+    rule = rule_in_force(db, fair.id, now)
+    priced = _resolve_lines(db, fair, lines)
+    total = sum(ln["total"] for ln in priced)
+    if total <= 0:
+        raise InvalidLine("the sale total must be greater than zero", field="lines")
+    methods = payment_methods(pm, fair)
+
+    # Tenders: non-cash ones may not exceed what is still due; cash-like ones may, and the
+    # excess is handed back as change from the last of them.
+    due = total
+    resolved = []
+    for i, t in enumerate(tenders):
+        f = f"tenders[{i}]"
+        method = methods.get(t.method)
+        if method is None:
+            raise UnknownPaymentMethod(
+                f"payment method {t.method!r} is not offered here; offered: "
+                f"{', '.join(sorted(methods)) or 'none'}",
+                field=f"{f}.method",
+            )
+        code = t.currency or fair.currency
+        try:
+            currency(code)
+            amount = Money(t.amount, code)
+        except (MoneyError, TypeError) as exc:
+            raise InvalidTender(str(exc), field=f"{f}.amount") from exc
+        if amount.amount <= 0:
+            raise InvalidTender("expected an amount greater than zero", field=f"{f}.amount")
+        if not method.accepts_currency(code):
+            raise InvalidTender(
+                f"{method.name or method.code} does not take {code}", field=f"{f}.currency"
+            )
+        rate = _rate(rule, fair, code, f"{f}.currency")
+        value = _value(amount, rate, fair)
+        if not method.gives_change and value > max(due, 0):
+            raise Overpayment(
+                f"{method.name or method.code} cannot pay more than is due "
+                f"({Money(max(due, 0), fair.currency).format(fair.locale)})",
+                field=f"{f}.amount",
+            )
+        due -= value
+        resolved.append([i + 1, method, amount, rate, value, t])
+    if due > 0:
+        raise InsufficientPayment(
+            f"{Money(due, fair.currency).format(fair.locale)} still due",
+            field="tenders",
+            due=due,
+        )
+    change_left = -due
+    tender_rows = []
+    for no, method, amount, rate, value, t in reversed(resolved):
+        change = 0
+        if change_left and method.gives_change:
+            if amount.currency != fair.currency:
+                raise Overpayment(
+                    f"change is given in {fair.currency}; pay the rest in {fair.currency}",
+                    field=f"tenders[{no - 1}].currency",
+                )
+            change = min(change_left, amount.amount)
+            change_left -= change
+        tender_rows.append((no, method, amount, rate, value - change, change, t))
+    if change_left:
+        raise Overpayment(
+            "the amount over what is due cannot be given back as change", field="tenders"
+        )
+    tender_rows.reverse()
+
+    sinfo = SaleInfo(fair=fair, total=Money(total, fair.currency), key=key)
+    body_tenders = []
+    shares = []
+    captures = []
+    for no, method, amount, rate, value, change, t in tender_rows:
+        applied = Money(amount.amount - change, amount.currency)
+        tinfo = TenderInfo(
+            method=method.code, amount=applied, data=dict(t.data), reference=t.reference
+        )
+        try:
+            auth = method.authorize(tinfo, sinfo)
+        except Exception as exc:  # a plugin failing must roll back the sale, not crash it
+            raise PaymentRefused(
+                f"{method.name or method.code} failed: {exc}", field=f"tenders[{no - 1}]"
+            ) from exc
+        if not auth.approved:
+            raise PaymentRefused(
+                f"{method.name or method.code} refused: {auth.reason or 'no reason given'}",
+                field=f"tenders[{no - 1}]",
+            )
+        if auth.fee is not None:
+            if auth.fee.currency != applied.currency or auth.fee.amount < 0:
+                raise PaymentRefused(
+                    f"{method.code} stated an invalid fee {auth.fee}", field=f"tenders[{no - 1}]"
+                )
+            fee = auth.fee.amount
+        else:
+            fee = _rule_fee(rule, fair, method.code, applied, rate)
+        body_tenders.append(
+            {
+                "no": no,
+                "method": method.code,
+                "currency": amount.currency,
+                "amount": amount.amount,
+                "change": change,
+                "applied": applied.amount,
+                "rate": str(rate),
+                "value": value,
+                "fee": fee,
+                "in_drawer": bool(method.gives_change),
+                "reference": auth.reference or t.reference,
+                "data": {**t.data, **auth.data},
+            }
+        )
+        shares.append(TenderShare(no, amount.currency, applied.amount, fee))
+        captures.append((method, tinfo, sinfo))
+
+    weights: dict[int, int] = defaultdict(int)
+    for ln in priced:
+        weights[ln["producer"]] += ln["total"]
+    split_rows = split_sale(weights, shares, rule.solidarity_bp)
+    splits, members = splits_with_members(db, split_rows)
+
+    locked = journal.lock_head(db)
+    sale_id = _next_sale_id(db)
+    body = {
+        "sale": sale_id,
+        "fair": fair.id,
+        "session": session_id,
+        "user": user_id,
+        "key": key,
+        "fingerprint": fp,
+        "rule": rule.id,
+        "currency": fair.currency,
+        "total": total,
+        "lines": priced,
+        "tenders": body_tenders,
+        "splits": splits,
+        "members": members,
+        "refers_to": None,
+    }
+    recorded = commit_entry(db, "sale", body, now, locked)
+    return recorded, fair, till_id, captures

@@ -1,0 +1,362 @@
+"""Cash sessions: a cashier's shift at a till, from the opening float to the counted close.
+
+The drawer is never "fixed": at close the counted cash is compared with what the record
+says should be there, and the difference is recorded as it is, in the journal, for the
+organizers to see.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections import defaultdict
+from typing import Any
+
+import pluggy
+from sqlalchemy import Engine, func, select, update
+from sqlalchemy.orm import Session
+
+from feria import journal
+from feria.cashbox.errors import InvalidTender, NotAllowed, SessionClosed, SessionNotFound
+from feria.cashbox.models import CashMovement, CashSession, Sale, Split, Tender, Till
+from feria.catalogue.models import Fair, utcnow
+from feria.db import read_session, write_session
+from feria.errors import FeriaError
+from feria.money import Money, MoneyError, currency
+
+MOVEMENT_KINDS = ("paid_in", "paid_out")
+
+
+class InvalidCount(FeriaError):
+    code = "invalid_count"
+
+
+def _denominations(detail: dict[str, int] | None, code: str) -> tuple[int, dict[str, int]]:
+    """Total of a count by denomination (``{"10000": 3, "500": 4}``: value in minor units →
+    how many), so a cashier can count notes and coins instead of adding them up."""
+    total = 0
+    clean: dict[str, int] = {}
+    for value, count in (detail or {}).items():
+        try:
+            v = int(value)
+        except (TypeError, ValueError) as exc:
+            raise InvalidCount(
+                f"denomination {value!r}: expected a value in {code} minor units",
+                field="float_detail",
+            ) from exc
+        if v <= 0 or type(count) is not int or count < 0:
+            raise InvalidCount(
+                f"denomination {value}: expected a positive value and a count of 0 or more",
+                field="float_detail",
+            )
+        clean[str(v)] = count
+        total += v * count
+    return total, clean
+
+
+def open_session(
+    engine: Engine,
+    *,
+    till_id: int,
+    user_id: int,
+    float_amount: int | None = None,
+    float_detail: dict[str, int] | None = None,
+    now: dt.datetime | None = None,
+) -> CashSession:
+    """Open a session at ``till_id`` with the float counted into the drawer."""
+    now = now or utcnow()
+    with write_session(engine) as db:
+        till = db.get(Till, till_id)
+        if till is None:
+            raise SessionNotFound(f"there is no till {till_id}", field="till")
+        fair = db.get(Fair, till.fair_id)
+        open_here = db.scalar(
+            select(CashSession.id).where(
+                CashSession.till_id == till_id, CashSession.closed_at.is_(None)
+            )
+        )
+        if open_here is not None:
+            raise SessionClosed(
+                f"till {till.code} already has an open session ({open_here}); close it first",
+                field="till",
+            )
+        counted, detail = _denominations(float_detail, fair.currency)
+        if float_amount is None:
+            float_amount = counted
+        elif type(float_amount) is not int or float_amount < 0:
+            raise InvalidCount("expected a float of 0 or more minor units", field="float_amount")
+        elif detail and counted != float_amount:
+            raise InvalidCount(
+                f"the denominations add up to {Money(counted, fair.currency)}, not "
+                f"{Money(float_amount, fair.currency)}",
+                field="float_detail",
+            )
+        locked = journal.lock_head(db)
+        sid = (db.scalar(select(func.max(CashSession.id))) or 0) + 1
+        appended = journal.append(
+            db,
+            "session_open",
+            {
+                "session": sid,
+                "fair": fair.id,
+                "till": till.id,
+                "user": user_id,
+                "currency": fair.currency,
+                "float": float_amount,
+                "float_detail": detail,
+            },
+            fair_id=fair.id,
+            at=now,
+            locked=locked,
+        )
+        cs = CashSession(
+            id=sid,
+            fair_id=fair.id,
+            till_id=till.id,
+            cashier_id=user_id,
+            currency=fair.currency,
+            opened_at=now,
+            float_amount=float_amount,
+            float_detail=detail,
+            open_seq=appended.seq,
+        )
+        db.add(cs)
+        db.flush()
+        return cs
+
+
+def record_movement(
+    engine: Engine,
+    *,
+    session_id: int,
+    kind: str,
+    amount: int,
+    reason: str,
+    user_id: int,
+    currency_code: str | None = None,
+    now: dt.datetime | None = None,
+) -> CashMovement:
+    """A paid-in or paid-out: cash put into or taken from the drawer, with its reason."""
+    if kind not in MOVEMENT_KINDS:
+        raise InvalidTender(f"expected one of {', '.join(MOVEMENT_KINDS)}", field="kind")
+    if type(amount) is not int or amount <= 0:
+        raise InvalidTender("expected an amount greater than zero", field="amount")
+    if not (reason or "").strip():
+        raise InvalidTender("say why the cash moved", field="reason")
+    now = now or utcnow()
+    with write_session(engine) as db:
+        cs = _get_open(db, session_id)
+        code = currency_code or cs.currency
+        try:
+            currency(code)
+        except MoneyError as exc:
+            raise InvalidTender(str(exc), field="currency") from exc
+        appended = journal.append(
+            db,
+            kind,
+            {
+                "session": cs.id,
+                "fair": cs.fair_id,
+                "user": user_id,
+                "amount": amount,
+                "currency": code,
+                "reason": reason.strip(),
+            },
+            fair_id=cs.fair_id,
+            at=now,
+        )
+        mv = CashMovement(
+            session_id=cs.id,
+            kind=kind,
+            amount=amount,
+            currency=code,
+            reason=reason.strip(),
+            user_id=user_id,
+            at=now,
+            seq=appended.seq,
+        )
+        db.add(mv)
+        db.flush()
+        return mv
+
+
+def _get(db: Session, session_id: int) -> CashSession:
+    cs = db.get(CashSession, session_id)
+    if cs is None:
+        raise SessionNotFound(f"there is no cash session {session_id}", field="session")
+    return cs
+
+
+def _get_open(db: Session, session_id: int) -> CashSession:
+    cs = _get(db, session_id)
+    if cs.closed_at is not None:
+        raise SessionClosed(f"cash session {session_id} is closed", field="session")
+    return cs
+
+
+def report(db: Session, session_id: int) -> dict[str, Any]:
+    """The X-report: what the session has taken so far, and the cash that should be in the
+    drawer. Amounts are minor units keyed by currency code."""
+    cs = _get(db, session_id)
+    by_method: dict[str, dict[str, int]] = defaultdict(lambda: defaultdict(int))
+    expected: dict[str, int] = defaultdict(int)
+    expected[cs.currency] += cs.float_amount
+    for method, cur, applied, in_drawer in db.execute(
+        select(Tender.method, Tender.currency, func.sum(Tender.applied), Tender.in_drawer)
+        .join(Sale, Sale.id == Tender.sale_id)
+        .where(Sale.session_id == cs.id)
+        .group_by(Tender.method, Tender.currency, Tender.in_drawer)
+    ):
+        by_method[method][cur] += int(applied)
+        if in_drawer:
+            expected[cur] += int(applied)
+    movements: dict[str, dict[str, int]] = defaultdict(lambda: defaultdict(int))
+    for kind, cur, amount in db.execute(
+        select(CashMovement.kind, CashMovement.currency, func.sum(CashMovement.amount))
+        .where(CashMovement.session_id == cs.id)
+        .group_by(CashMovement.kind, CashMovement.currency)
+    ):
+        movements[kind][cur] += int(amount)
+        expected[cur] += int(amount) if kind == "paid_in" else -int(amount)
+    by_producer: dict[str, dict[str, int]] = defaultdict(lambda: defaultdict(int))
+    for pid, cur, gross in db.execute(
+        select(Split.producer_id, Split.currency, func.sum(Split.gross))
+        .join(Sale, Sale.id == Split.sale_id)
+        .where(Sale.session_id == cs.id)
+        .group_by(Split.producer_id, Split.currency)
+    ):
+        by_producer[str(pid)][cur] += int(gross)
+    counts = {"sale": 0, "refund": 0, "void": 0}
+    for kind, n in db.execute(
+        select(Sale.kind, func.count()).where(Sale.session_id == cs.id).group_by(Sale.kind)
+    ):
+        counts[kind] = int(n)
+    totals = {"sale": 0, "refund": 0, "void": 0}
+    for kind, total in db.execute(
+        select(Sale.kind, func.sum(Sale.total)).where(Sale.session_id == cs.id).group_by(Sale.kind)
+    ):
+        totals[kind] = int(total)
+    return {
+        "session": cs.id,
+        "till": cs.till_id,
+        "cashier": cs.cashier_id,
+        "currency": cs.currency,
+        "opened_at": cs.opened_at.isoformat(timespec="seconds"),
+        "closed_at": cs.closed_at.isoformat(timespec="seconds") if cs.closed_at else None,
+        "float": cs.float_amount,
+        "by_method": {m: dict(v) for m, v in sorted(by_method.items())},
+        "by_producer": {
+            p: dict(v) for p, v in sorted(by_producer.items(), key=lambda i: int(i[0]))
+        },
+        "movements": {k: dict(v) for k, v in sorted(movements.items())},
+        "counts": counts,
+        "totals": totals,
+        "expected_cash": dict(sorted(expected.items())),
+        "counted_cash": cs.counted,
+        "discrepancy": cs.discrepancy,
+    }
+
+
+def x_report(engine: Engine, session_id: int) -> dict[str, Any]:
+    with read_session(engine) as db:
+        return report(db, session_id)
+
+
+def close_session(
+    engine: Engine,
+    pm: pluggy.PluginManager | None,
+    *,
+    session_id: int,
+    user_id: int,
+    counted: dict[str, int] | None = None,
+    counted_detail: dict[str, int] | None = None,
+    now: dt.datetime | None = None,
+) -> dict[str, Any]:
+    """Close a session with the cash counted in the drawer and return its Z-report.
+
+    ``counted`` maps currency → minor units; ``counted_detail`` counts the fair currency by
+    denomination instead. The discrepancy (counted − expected) is recorded, never corrected.
+    """
+    now = now or utcnow()
+    with write_session(engine) as db:
+        cs = _get_open(db, session_id)
+        if user_id != cs.cashier_id:
+            from feria.accounts import User
+
+            user = db.get(User, user_id)
+            if user is None or user.role != "organizer":
+                raise NotAllowed(
+                    "only the session's cashier or an organizer can close it", field="session"
+                )
+        counted_map: dict[str, int] = {}
+        if counted_detail:
+            counted_map[cs.currency], _ = _denominations(counted_detail, cs.currency)
+        for code, amount in (counted or {}).items():
+            if type(amount) is not int or amount < 0:
+                raise InvalidCount(
+                    f"expected a counted amount of 0 or more {code} minor units",
+                    field=f"counted.{code}",
+                )
+            counted_map[code] = amount
+        if not counted_map:
+            raise InvalidCount("count the cash in the drawer first", field="counted")
+        z = report(db, cs.id)
+        expected = z["expected_cash"]
+        codes = sorted(set(expected) | set(counted_map))
+        counted_all = {c: counted_map.get(c, 0) for c in codes}
+        discrepancy = {c: counted_all[c] - expected.get(c, 0) for c in codes}
+        appended = journal.append(
+            db,
+            "session_close",
+            {
+                "session": cs.id,
+                "fair": cs.fair_id,
+                "user": user_id,
+                "expected": {c: expected.get(c, 0) for c in codes},
+                "counted": counted_all,
+                "discrepancy": discrepancy,
+                "counted_detail": {str(k): v for k, v in (counted_detail or {}).items()},
+            },
+            fair_id=cs.fair_id,
+            at=now,
+        )
+        db.execute(
+            update(CashSession)
+            .where(CashSession.id == cs.id)
+            .values(
+                closed_at=now,
+                expected={c: expected.get(c, 0) for c in codes},
+                counted=counted_all,
+                discrepancy=discrepancy,
+                close_seq=appended.seq,
+            )
+        )
+        z.update(
+            closed_at=now.isoformat(timespec="seconds"),
+            expected_cash={c: expected.get(c, 0) for c in codes},
+            counted_cash=counted_all,
+            discrepancy=discrepancy,
+            seq=appended.seq,
+            hash=appended.hash,
+        )
+    if pm is not None:
+        with read_session(engine) as db:
+            closed = db.get(CashSession, session_id)
+        pm.hook.feria_cash_session_closed(session=closed, report=z)
+        pm.hook.feria_journal_appended(
+            entry_seq=appended.seq, kind="session_close", fair_id=closed.fair_id
+        )
+    return z
+
+
+def add_till(
+    db: Session, fair: Fair, code: str, name: str = "", printer: dict | None = None
+) -> Till:
+    code = (code or "").strip()
+    if not code:
+        raise InvalidTender("a till needs a code", field="code")
+    if db.scalar(select(Till.id).where(Till.fair_id == fair.id, Till.code == code)):
+        raise InvalidTender(f"till {code} already exists at {fair.name}", field="code")
+    till = Till(fair_id=fair.id, code=code, name=name or code, printer=printer or {})
+    db.add(till)
+    db.flush()
+    return till

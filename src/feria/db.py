@@ -1,0 +1,106 @@
+"""Storage: one SQLAlchemy engine per process, tuned so a fair laptop never shows
+"database is locked" to a person.
+
+SQLite is the embedded default (one laptop, no internet). It runs in WAL mode so readers
+never wait for the till that is writing, with ``synchronous=FULL`` because a sale that the
+cashier saw confirmed must survive a power cut, and with a generous busy timeout. Writes
+open their transaction with ``BEGIN IMMEDIATE``: taking the write lock up front means two
+tills never deadlock upgrading a read lock, they simply queue.
+
+``FERIA_DATABASE_URL=postgresql+psycopg://…`` runs the same code on PostgreSQL.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+from sqlalchemy import Engine, create_engine, event
+from sqlalchemy.orm import DeclarativeBase, Session, sessionmaker
+
+DEFAULT_SQLITE_PATH = Path("var") / "feria.db"
+SQLITE_BUSY_TIMEOUT_MS = 30_000
+
+
+class Base(DeclarativeBase):
+    """The declarative base of every feria table."""
+
+
+def database_url(url: str | None = None) -> str:
+    """The URL to use: the argument, else ``FERIA_DATABASE_URL``, else ``var/feria.db``."""
+    if url:
+        return url
+    env = os.environ.get("FERIA_DATABASE_URL")
+    if env:
+        return env
+    DEFAULT_SQLITE_PATH.parent.mkdir(parents=True, exist_ok=True)
+    return f"sqlite:///{DEFAULT_SQLITE_PATH}"
+
+
+def is_sqlite(engine: Engine) -> bool:
+    return engine.dialect.name == "sqlite"
+
+
+def make_engine(url: str | None = None, **kwargs) -> Engine:
+    """Create the engine for ``url`` with feria's connection settings applied."""
+    url = database_url(url)
+    if url.startswith("sqlite"):
+        engine = create_engine(
+            url,
+            connect_args={"timeout": SQLITE_BUSY_TIMEOUT_MS / 1000, "check_same_thread": False},
+            **kwargs,
+        )
+        _tune_sqlite(engine)
+    else:
+        kwargs.setdefault("pool_pre_ping", True)
+        engine = create_engine(url, **kwargs)
+    return engine
+
+
+def _tune_sqlite(engine: Engine) -> None:
+    synchronous = os.environ.get("FERIA_SQLITE_SYNCHRONOUS", "FULL").upper()
+    if synchronous not in {"OFF", "NORMAL", "FULL", "EXTRA"}:
+        raise ValueError("FERIA_SQLITE_SYNCHRONOUS must be OFF, NORMAL, FULL or EXTRA")
+
+    @event.listens_for(engine, "connect")
+    def _on_connect(dbapi_connection, _record) -> None:
+        # Let SQLAlchemy, not the sqlite3 module, decide when transactions begin.
+        dbapi_connection.isolation_level = None
+        cur = dbapi_connection.cursor()
+        cur.execute("PRAGMA journal_mode=WAL")
+        cur.execute(f"PRAGMA synchronous={synchronous}")
+        cur.execute("PRAGMA foreign_keys=ON")
+        cur.execute(f"PRAGMA busy_timeout={SQLITE_BUSY_TIMEOUT_MS}")
+        cur.close()
+
+    @event.listens_for(engine, "begin")
+    def _on_begin(conn) -> None:
+        mode = conn.get_execution_options().get("sqlite_begin", "DEFERRED")
+        conn.exec_driver_sql(f"BEGIN {mode}")
+
+
+def writer(engine: Engine) -> Engine:
+    """The same engine, but every transaction takes the write lock when it begins."""
+    if is_sqlite(engine):
+        return engine.execution_options(sqlite_begin="IMMEDIATE")
+    return engine
+
+
+@contextmanager
+def write_session(engine: Engine) -> Iterator[Session]:
+    """A session for one write transaction: committed on success, rolled back on error."""
+    with Session(writer(engine), expire_on_commit=False) as session, session.begin():
+        yield session
+
+
+@contextmanager
+def read_session(engine: Engine) -> Iterator[Session]:
+    """A session for reading; nothing it does is committed."""
+    with Session(engine, expire_on_commit=False) as session:
+        yield session
+
+
+def session_factory(engine: Engine) -> sessionmaker[Session]:
+    return sessionmaker(engine, expire_on_commit=False)

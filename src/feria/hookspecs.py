@@ -1,0 +1,160 @@
+"""Every hook feria offers to plugins. Reading this file alone tells an integrator
+everything they can extend.
+
+Implement a hook with a function of the same name marked ``@feria.hookimpl``; it may take
+only the arguments it needs, by name. Hooks that *collect* (payment methods, labels, routes)
+return a list and every plugin's answers count; hooks that *decide* are ``firstresult`` and
+the first non-``None`` answer wins; lifecycle hooks are told about events after they are
+committed and their return value is ignored.
+
+Hooks grow by adding arguments, never by renaming or removing one.
+"""
+
+from __future__ import annotations
+
+import pluggy
+
+hookspec = pluggy.HookspecMarker("feria")
+
+
+# -- payment methods and currencies ----------------------------------------------------------
+
+
+@hookspec
+def feria_payment_methods(fair):
+    """Return the payment methods this plugin offers at ``fair``.
+
+    Called when a till, the API or the storefront builds its list of tenders, and when a
+    sale names a tender's method. Return a list of :class:`feria.payments.PaymentMethod`
+    instances (each with a unique ``code``); return an empty list to offer none here.
+    """
+
+
+@hookspec
+def feria_currencies():
+    """Return the non-ISO currencies this plugin defines (community currencies, barter
+    credits), as a list of :class:`feria.money.Currency`.
+
+    Called once when the plugin manager starts; ISO 4217 currencies need no declaration.
+    """
+
+
+# -- receipt printers ---------------------------------------------------------------------------
+
+
+@hookspec(firstresult=True)
+def feria_receipt_printer(till, settings):
+    """Return the :class:`feria.printing.ReceiptPrinter` that serves ``till``, or ``None``.
+
+    ``settings`` is the till's printer configuration (a dict, e.g. ``{"driver": "escpos",
+    "connection": "network", "host": "…"}``). The first plugin that answers wins.
+    """
+
+
+# -- certification labels and the catalogue ------------------------------------------------
+
+
+@hookspec
+def feria_labels(producer, product, on):
+    """Return the certification labels ``producer`` (or ``product``, when given) holds on
+    date ``on``, as a list of :class:`feria.labels.Label`.
+
+    Called by the storefront, the till's product search and receipts; return only labels
+    valid on ``on``, so an expired or revoked label disappears everywhere at once.
+    """
+
+
+@hookspec
+def feria_product_badges(product):
+    """Return short :class:`feria.labels.Badge` marks to show beside ``product``."""
+
+
+@hookspec
+def feria_product_fields():
+    """Return extra :class:`feria.labels.ProductField` definitions for products."""
+
+
+@hookspec
+def feria_label_filters(fair):
+    """Return ``(code, name)`` pairs the storefront offers as label filters at ``fair``."""
+
+
+@hookspec(firstresult=True)
+def feria_products_with_label(code, product_ids):
+    """Of ``product_ids``, return the set carrying label ``code`` today, or ``None`` if
+    this plugin does not know the code. Used by the storefront's label filter."""
+
+
+# -- lifecycle events ----------------------------------------------------------------------
+
+
+@hookspec
+def feria_sale_recorded(sale, fair, till):
+    """Called after a sale (kind ``sale``) is committed, with the :class:`Sale` row.
+
+    ``till`` is ``None`` for online orders. Use it to queue a receipt, notify a producer or
+    update a display; never to change the sale (it is already in the journal).
+    """
+
+
+@hookspec
+def feria_sale_refunded(refund, original, fair):
+    """Called after a refund or void of ``original`` is committed (``refund.kind`` says
+    which)."""
+
+
+@hookspec
+def feria_cash_session_closed(session, report):
+    """Called after a cash session is closed, with its Z-report (a dict)."""
+
+
+@hookspec
+def feria_settlement_published(fair, settlement):
+    """Called when an organizer publishes ``fair``'s settlement (a ``Settlement``)."""
+
+
+@hookspec
+def feria_journal_appended(entry_seq, kind, fair_id):
+    """Called after a committed journal entry, e.g. to push live updates."""
+
+
+# -- web ----------------------------------------------------------------------------------------
+
+
+@hookspec
+def feria_routes():
+    """Return a list of Starlette routes (``starlette.routing.Route`` / ``Mount``) to add to
+    the web app. Plugin routes live under ``/-/plugins/<plugin>/`` by convention."""
+
+
+@hookspec
+def feria_template_dirs():
+    """Return directories of jinja2 templates; they are searched after the active theme and
+    before the default theme, so a plugin can add templates and fragments."""
+
+
+@hookspec
+def feria_static_dirs():
+    """Return ``(name, directory)`` pairs; each is served at ``/static/plugins/<name>/``."""
+
+
+@hookspec
+def feria_menu_items(user):
+    """Return :class:`feria.web.menu.MenuItem` entries to show to ``user`` (may be None)."""
+
+
+# -- command line ---------------------------------------------------------------------------------
+
+
+@hookspec
+def feria_cli_commands():
+    """Return a list of ``click.Command`` objects to add to the ``feria`` command."""
+
+
+# -- start-up --------------------------------------------------------------------------------------
+
+
+@hookspec
+def feria_startup(engine, pm):
+    """Called once when the app or the CLI starts, after migrations are checked; use it to
+    check a plugin's own configuration and fail loudly at start rather than mid-sale."""

@@ -1,0 +1,263 @@
+"""The journal: every money event, appended to one hash chain.
+
+Each entry stores the *canonical bytes* of its event (JSON, keys sorted, no spaces, UTF-8,
+integers and strings only; never floats) and ``hash = sha256(previous hash ‖ bytes)``.
+Changing, removing or reordering any entry changes every hash after it, so anyone who noted
+an earlier head hash (it is printed on every receipt and published by the API) detects even
+a full rewrite of the database.
+
+No code path updates or deletes an entry, and the database refuses it too (triggers added
+by the migrations). Appends are serialized on the single ``journal_head`` row (``SELECT …
+FOR UPDATE`` on PostgreSQL; SQLite's write lock, taken with ``BEGIN IMMEDIATE``), so several
+tills and several app processes still build one linear chain.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import json
+from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import (
+    BigInteger,
+    DateTime,
+    Integer,
+    String,
+    Text,
+    bindparam,
+    insert,
+    select,
+    update,
+)
+from sqlalchemy.orm import Mapped, Session, mapped_column
+
+from feria.db import Base
+from feria.errors import FeriaError
+
+GENESIS = "0" * 64
+
+ENTRY_KINDS = (
+    "sale",
+    "refund",
+    "void",
+    "session_open",
+    "session_close",
+    "paid_in",
+    "paid_out",
+    "payout",
+    "payout_ack",
+    "rule_version",
+)
+
+
+class JournalEntry(Base):
+    __tablename__ = "journal_entries"
+    seq: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=False)
+    kind: Mapped[str] = mapped_column(String(32))
+    fair_id: Mapped[int | None] = mapped_column(Integer, index=True, nullable=True)
+    at: Mapped[dt.datetime] = mapped_column(DateTime)
+    body: Mapped[str] = mapped_column(Text)
+    prev_hash: Mapped[str] = mapped_column(String(64))
+    hash: Mapped[str] = mapped_column(String(64), unique=True)
+
+
+class JournalHead(Base):
+    """The chain's last entry, kept on one row so appends can lock it."""
+
+    __tablename__ = "journal_head"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    seq: Mapped[int] = mapped_column(BigInteger, default=0)
+    hash: Mapped[str] = mapped_column(String(64), default=GENESIS)
+
+
+class JournalTampered(FeriaError):
+    """The journal or a table derived from it is not what the chain says."""
+
+    code = "journal_tampered"
+    status = 500
+
+    def __init__(self, seq: int | None, message: str) -> None:
+        super().__init__(f"entry {seq}: {message}" if seq is not None else message, seq=seq)
+        self.seq = seq
+
+
+def canonical_bytes(event: dict[str, Any]) -> bytes:
+    """The one serialization every entry is hashed over. Floats are refused: an amount is
+    an int of minor units and a quantity is decimal text."""
+    return json.dumps(
+        event,
+        sort_keys=True,
+        separators=(",", ":"),
+        ensure_ascii=False,
+        allow_nan=False,
+        default=_refuse,
+    ).encode("utf-8")
+
+
+def _refuse(value: object) -> object:
+    raise TypeError(f"journal events hold only ints, strings, lists and dicts, not {value!r}")
+
+
+def _check_no_floats(value: object) -> None:
+    if isinstance(value, float):
+        raise TypeError(f"journal events never hold floats, got {value!r}")
+    if isinstance(value, dict):
+        for v in value.values():
+            _check_no_floats(v)
+    elif isinstance(value, list | tuple):
+        for v in value:
+            _check_no_floats(v)
+
+
+def chain_hash(prev_hash: str, body: bytes) -> str:
+    return hashlib.sha256(bytes.fromhex(prev_hash) + body).hexdigest()
+
+
+@dataclass(frozen=True, slots=True)
+class Head:
+    seq: int
+    hash: str
+
+
+@dataclass(frozen=True, slots=True)
+class Appended:
+    seq: int
+    hash: str
+    prev_hash: str
+
+
+_INSERT_ENTRY = insert(JournalEntry)
+_MOVE_HEAD = (
+    update(JournalHead)
+    .where(JournalHead.id == 1)
+    .values(seq=bindparam("new_seq"), hash=bindparam("new_hash"))
+)
+
+
+def lock_head(db: Session) -> Head:
+    """Take the append lock and return the current head.
+
+    Everything written between this call and the commit is serialized with every other
+    append, which is also what makes receipt numbers (``max + 1``) safe to assign.
+    """
+    conn = db.connection()
+    head_q = select(JournalHead.seq, JournalHead.hash).where(JournalHead.id == 1)
+    postgres = conn.dialect.name == "postgresql"
+    if postgres:
+        head_q = head_q.with_for_update()
+    row = conn.execute(head_q).first()
+    if row is None:
+        # First entry ever: the migration created the row, but be safe on a bare schema.
+        conn.execute(insert(JournalHead).values(id=1, seq=0, hash=GENESIS))
+        if postgres:
+            conn.execute(head_q)
+        return Head(0, GENESIS)
+    return Head(row[0], row[1])
+
+
+def append(
+    db: Session,
+    kind: str,
+    event: dict[str, Any],
+    *,
+    fair_id: int | None,
+    at: dt.datetime,
+    locked: Head | None = None,
+) -> Appended:
+    """Append one event to the chain inside the caller's transaction.
+
+    The caller writes the derived rows in the same transaction, so an entry and what it
+    records are committed together or not at all. ``locked`` is the head returned by
+    :func:`lock_head` when the caller already holds the lock.
+    """
+    if kind not in ENTRY_KINDS:
+        raise ValueError(f"unknown journal entry kind {kind!r}")
+    _check_no_floats(event)
+    body = canonical_bytes({"kind": kind, "at": at.isoformat(timespec="microseconds"), **event})
+    prev = locked if locked is not None else lock_head(db)
+    seq = prev.seq + 1
+    digest = chain_hash(prev.hash, body)
+    conn = db.connection()
+    conn.execute(
+        _INSERT_ENTRY,
+        {
+            "seq": seq,
+            "kind": kind,
+            "fair_id": fair_id,
+            "at": at,
+            "body": body.decode("utf-8"),
+            "prev_hash": prev.hash,
+            "hash": digest,
+        },
+    )
+    conn.execute(_MOVE_HEAD, {"new_seq": seq, "new_hash": digest})
+    return Appended(seq=seq, hash=digest, prev_hash=prev.hash)
+
+
+def head(db: Session) -> Head:
+    """The published head: the last entry's position and hash."""
+    row = db.execute(select(JournalHead.seq, JournalHead.hash).where(JournalHead.id == 1)).first()
+    return Head(0, GENESIS) if row is None else Head(row[0], row[1])
+
+
+def entries(db: Session, *, after: int = 0, limit: int = 100) -> list[JournalEntry]:
+    return list(
+        db.scalars(
+            select(JournalEntry)
+            .where(JournalEntry.seq > after)
+            .order_by(JournalEntry.seq)
+            .limit(limit)
+        )
+    )
+
+
+def iter_raw(db: Session, batch: int = 20_000) -> Iterator[tuple[int, str, str, str, str]]:
+    """Every entry in chain order as ``(seq, kind, body, prev_hash, hash)``, streamed."""
+    last = 0
+    conn = db.connection()
+    while True:
+        rows = conn.execute(
+            select(
+                JournalEntry.seq,
+                JournalEntry.kind,
+                JournalEntry.body,
+                JournalEntry.prev_hash,
+                JournalEntry.hash,
+            )
+            .where(JournalEntry.seq > last)
+            .order_by(JournalEntry.seq)
+            .limit(batch)
+        ).all()
+        if not rows:
+            return
+        yield from rows
+        last = rows[-1][0]
+
+
+def verify_chain(db: Session) -> Head:
+    """Recompute the chain from the first entry; raise :class:`JournalTampered` naming the
+    first entry that does not fit, else return the head it arrives at."""
+    expected_seq, prev = 1, GENESIS
+    sha256 = hashlib.sha256
+    fromhex = bytes.fromhex
+    for seq, _kind, body, prev_hash, digest in iter_raw(db):
+        if seq != expected_seq:
+            raise JournalTampered(expected_seq, f"is missing (the next entry found is {seq})")
+        if prev_hash != prev:
+            raise JournalTampered(seq, "does not point to the entry before it")
+        if sha256(fromhex(prev) + body.encode("utf-8")).hexdigest() != digest:
+            raise JournalTampered(seq, "its content does not match its hash")
+        prev = digest
+        expected_seq += 1
+    stored = head(db)
+    last = Head(expected_seq - 1, prev)
+    if stored != last:
+        raise JournalTampered(
+            stored.seq,
+            f"the published head ({stored.seq}, {stored.hash[:12]}…) is not "
+            f"the end of the chain ({last.seq}, {last.hash[:12]}…)",
+        )
+    return last

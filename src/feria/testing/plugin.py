@@ -1,0 +1,308 @@
+"""feria's pytest plugin: the fixtures feria's own tests use, offered to plugin authors too.
+
+Installed with feria (entry point ``pytest11``), so a plugin package's tests can simply ask
+for ``engine``, ``pm``, ``fair`` or ``sell``:
+
+* ``engine`` — a migrated throwaway database. Every test that asks for it runs twice, on
+  SQLite and on PostgreSQL (a real server started for the test run, see
+  :mod:`feria.testing.pgserver`). If PostgreSQL cannot start the run fails; set
+  ``FERIA_TEST_DATABASES=sqlite`` to choose SQLite only, knowingly.
+* ``pm`` — a fresh plugin manager with every installed plugin.
+* ``fair`` — a small fair (CLP, 5% solidarity fund, a card fee) with producers, a
+  cooperative with members, products, users of every role and a till.
+* ``cash_session`` / ``sell`` — an open session and a helper to ring up a sale.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import itertools
+import os
+import shutil
+import uuid
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import pytest
+from sqlalchemy import Engine
+
+from feria import migrate
+from feria.db import make_engine, write_session
+
+_counter = itertools.count()
+
+
+def _backends() -> list[str]:
+    raw = os.environ.get("FERIA_TEST_DATABASES", "sqlite,postgresql")
+    chosen = [b.strip() for b in raw.split(",") if b.strip()]
+    unknown = set(chosen) - {"sqlite", "postgresql"}
+    if unknown:
+        raise pytest.UsageError(f"FERIA_TEST_DATABASES: unknown backend(s) {sorted(unknown)}")
+    return chosen
+
+
+@pytest.fixture(scope="session")
+def feria_postgres():
+    """A PostgreSQL server for the whole run (or ``FERIA_TEST_POSTGRES_URL``'s server)."""
+    from feria.testing.pgserver import PostgresServer
+
+    external = os.environ.get("FERIA_TEST_POSTGRES_URL")
+    if external:
+        yield _ExternalPostgres(external)
+        return
+    server = PostgresServer()
+    server.start()
+    try:
+        yield server
+    finally:
+        server.stop()
+
+
+class _ExternalPostgres:
+    """An already running server given by URL (its user must be allowed to create dbs)."""
+
+    def __init__(self, url: str) -> None:
+        self.base = url.rsplit("/", 1)[0]
+
+    def url(self, name: str) -> str:
+        return f"{self.base}/{name}"
+
+    def create_database(self, name: str, template: str | None = None) -> None:
+        import psycopg
+
+        admin = self.url("postgres").replace("postgresql+psycopg://", "postgresql://")
+        with psycopg.connect(admin, autocommit=True) as conn:
+            tpl = f" TEMPLATE {template}" if template else ""
+            conn.execute(f'CREATE DATABASE "{name}"{tpl}')
+
+    def drop_database(self, name: str) -> None:
+        import psycopg
+
+        admin = self.url("postgres").replace("postgresql+psycopg://", "postgresql://")
+        with psycopg.connect(admin, autocommit=True) as conn:
+            conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+def _server_url(server, name: str) -> str:
+    url = server.url
+    return url(name) if callable(url) else server.url_for(name)
+
+
+@pytest.fixture(scope="session")
+def feria_templates(tmp_path_factory, request) -> dict[str, str]:
+    """Migrated template databases, made once per run and copied for every test."""
+    out: dict[str, str] = {}
+    backends = _backends()
+    if "sqlite" in backends:
+        path = tmp_path_factory.mktemp("template") / "template.db"
+        engine = make_engine(f"sqlite:///{path}")
+        migrate.upgrade(engine)
+        with engine.connect() as conn:
+            conn.exec_driver_sql("PRAGMA wal_checkpoint(TRUNCATE)")
+        engine.dispose()
+        out["sqlite"] = str(path)
+    if "postgresql" in backends:
+        server = request.getfixturevalue("feria_postgres")
+        name = f"feria_template_{os.getpid()}"
+        server.create_database(name)
+        engine = make_engine(_server_url(server, name))
+        migrate.upgrade(engine)
+        engine.dispose()
+        out["postgresql"] = name
+    return out
+
+
+def _new_database(kind: str, request, tmp_path: Path) -> tuple[str, Callable[[], None]]:
+    templates = request.getfixturevalue("feria_templates")
+    if kind == "sqlite":
+        path = tmp_path / f"feria-{next(_counter)}.db"
+        shutil.copyfile(templates["sqlite"], path)
+        return f"sqlite:///{path}", lambda: None
+    server = request.getfixturevalue("feria_postgres")
+    name = f"t_{os.getpid()}_{next(_counter)}"
+    server.create_database(name, template=templates["postgresql"])
+    return _server_url(server, name), lambda: server.drop_database(name)
+
+
+@pytest.fixture
+def database_url(request, tmp_path) -> Iterator[str]:
+    """The URL of a fresh migrated database (SQLite or PostgreSQL, see ``engine``)."""
+    kind = getattr(request, "param", None) or _backends()[0]
+    url, cleanup = _new_database(kind, request, tmp_path)
+    try:
+        yield url
+    finally:
+        cleanup()
+
+
+@pytest.fixture
+def engine(database_url) -> Iterator[Engine]:
+    """An engine on a fresh migrated database; the test runs once per backend."""
+    eng = make_engine(database_url)
+    try:
+        yield eng
+    finally:
+        eng.dispose()
+
+
+def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
+    # Parametrize at the URL level so every fixture built on it (engine, app, client) runs
+    # on both databases, with readable test ids: test_x[sqlite], test_x[postgresql].
+    if "database_url" in metafunc.fixturenames:
+        marker = metafunc.definition.get_closest_marker("backends")
+        chosen = _backends()
+        if marker is not None:
+            chosen = [b for b in chosen if b in marker.args]
+        metafunc.parametrize("database_url", chosen, indirect=True)
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    config.addinivalue_line(
+        "markers", "backends(*names): run a database test only on these backends"
+    )
+
+
+@pytest.fixture
+def pm():
+    """A fresh plugin manager with every installed plugin (nothing shared between tests)."""
+    from feria.plugins import get_plugin_manager
+
+    return get_plugin_manager()
+
+
+@dataclass
+class FairFixture:
+    """Ids of a small fair made for a test."""
+
+    network_id: int
+    fair_id: int
+    till_id: int
+    producers: dict[str, int]
+    products: dict[str, int]
+    members: dict[str, int]
+    users: dict[str, int]
+    currency: str = "CLP"
+    passwords: dict[str, str] = field(default_factory=dict)
+
+
+def make_fair(
+    engine: Engine, *, solidarity_bp: int = 500, currency_code: str = "CLP"
+) -> FairFixture:
+    """Create a small fair: P01 (honey by the kilo), P02 (vegetables by the gram), P07 (a
+    cooperative of two members, 60/40), products with barcodes, users of every role."""
+    from feria.accounts import add_user
+    from feria.cashbox.sessions import add_till
+    from feria.catalogue.service import (
+        add_producer,
+        add_product,
+        create_fair,
+        create_network,
+        join_fair,
+    )
+
+    password = "correct horse battery"
+    with write_session(engine) as db:
+        net = create_network(db, "red-test", "Red de prueba")
+        fair = create_fair(
+            db,
+            net,
+            slug="feria-test",
+            name="Feria de prueba",
+            starts_on=dt.date(2026, 12, 1),
+            ends_on=dt.date(2026, 12, 24),
+            currency_code=currency_code,
+            locale="es_CL",
+            place="Santiago",
+            solidarity_bp=solidarity_bp,
+            fees={"card": {"bp": 300, "fixed": 0}},
+        )
+        p1 = add_producer(db, net, code="P01", name="Miel del Sur")
+        p2 = add_producer(db, net, code="P02", name="Huerta Comunitaria", kind="association")
+        p7 = add_producer(
+            db,
+            net,
+            code="P07",
+            name="Cooperativa Textil",
+            kind="cooperative",
+            members=[("Ana", 6000), ("Luis", 4000)],
+        )
+        p9 = add_producer(db, net, code="P09", name="No participa")
+        for p, stall in ((p1, "A1"), (p2, "A2"), (p7, "B1")):
+            join_fair(db, fair, p, stall)
+        cur = currency_code
+        honey = add_product(
+            db,
+            p1,
+            sku="MIEL-KG",
+            name="Miel",
+            price=8000,
+            currency_code=cur,
+            unit="kg",
+            barcode="7800000000016",
+        )
+        tomato = add_product(
+            db, p2, sku="TOM-G", name="Tomates", price=3, currency_code=cur, unit="g"
+        )
+        scarf = add_product(
+            db,
+            p7,
+            sku="BUF",
+            name="Bufanda",
+            price=12990,
+            currency_code=cur,
+            barcode="7800000000023",
+        )
+        other = add_product(db, p9, sku="X", name="No se vende aquí", price=1000, currency_code=cur)
+        users = {
+            "organizer": add_user(db, "org", password, "organizer").id,
+            "cashier": add_user(db, "caja", password, "cashier").id,
+            "producer": add_user(db, "miel", password, "producer", producer_code="P01").id,
+            "producer2": add_user(db, "coop", password, "producer", producer_code="P07").id,
+            "shopper": add_user(db, "compra", password, "shopper").id,
+        }
+        till = add_till(db, fair, "T1", "Caja 1")
+        return FairFixture(
+            network_id=net.id,
+            fair_id=fair.id,
+            till_id=till.id,
+            producers={"P01": p1.id, "P02": p2.id, "P07": p7.id, "P09": p9.id},
+            products={"honey": honey.id, "tomato": tomato.id, "scarf": scarf.id, "other": other.id},
+            members={m.name: m.id for m in p7.members},
+            users=users,
+            currency=cur,
+            passwords={k: password for k in users},
+        )
+
+
+@pytest.fixture
+def fair(engine) -> FairFixture:
+    return make_fair(engine)
+
+
+@pytest.fixture
+def cash_session(engine, fair):
+    """An open cash session at the fair's till with a float of 20,000."""
+    from feria.cashbox.sessions import open_session
+
+    return open_session(
+        engine, till_id=fair.till_id, user_id=fair.users["cashier"], float_amount=20_000
+    )
+
+
+@pytest.fixture
+def sell(engine, pm, cash_session):
+    """``sell(lines, tenders, key=None)`` rings up a sale in the open session."""
+    from feria.cashbox.sales import LineRequest, TenderRequest, record_sale
+
+    def _sell(lines, tenders, key: str | None = None, session_id: int | None = None):
+        return record_sale(
+            engine,
+            pm,
+            key=key or uuid.uuid4().hex,
+            session_id=session_id or cash_session.id,
+            lines=[ln if isinstance(ln, LineRequest) else LineRequest(**ln) for ln in lines],
+            tenders=[t if isinstance(t, TenderRequest) else TenderRequest(**t) for t in tenders],
+        )
+
+    return _sell
