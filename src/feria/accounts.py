@@ -70,8 +70,10 @@ def add_user(
     producer_code: str | None = None,
     display_name: str = "",
     email: str = "",
+    network_id: int | None = None,
 ) -> User:
-    """Create a user; a producer user is linked to exactly one producer by its code."""
+    """Create a user; a producer user is linked to exactly one producer by its code (within
+    ``network_id`` when given: codes are unique per network, not across networks)."""
     username = username.strip()
     if not username or len(username) > 64 or any(c.isspace() for c in username):
         raise InvalidUser("username: expected 1 to 64 characters without spaces", field="username")
@@ -85,7 +87,16 @@ def add_user(
     if role == "producer":
         if not producer_code:
             raise InvalidUser("a producer user needs --producer CODE", field="producer")
-        producer_id = db.scalar(select(Producer.id).where(Producer.code == producer_code))
+        query = select(Producer.id).where(Producer.code == producer_code.strip().upper())
+        if network_id is not None:
+            query = query.where(Producer.network_id == network_id)
+        matches = db.scalars(query).all()
+        if len(matches) > 1:
+            raise InvalidUser(
+                f"producer code {producer_code!r} exists in several networks: name the network",
+                field="producer",
+            )
+        producer_id = matches[0] if matches else None
         if producer_id is None:
             raise InvalidUser(f"no producer with code {producer_code!r}", field="producer")
     elif producer_code:
