@@ -23,6 +23,13 @@ ROLES = ("organizer", "cashier", "producer", "shopper")
 _hasher = PasswordHasher()
 
 
+def use_password_hasher(hasher: PasswordHasher) -> None:
+    """Replace the argon2 parameters (test suites use cheap ones; hashes stay verifiable,
+    since every hash carries its own parameters)."""
+    global _hasher
+    _hasher = hasher
+
+
 class User(Base):
     __tablename__ = "users"
     id: Mapped[int] = mapped_column(primary_key=True)

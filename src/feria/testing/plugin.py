@@ -95,33 +95,46 @@ def feria_templates(tmp_path_factory, request) -> dict[str, str]:
     out: dict[str, str] = {}
     backends = _backends()
     if "sqlite" in backends:
-        path = tmp_path_factory.mktemp("template") / "template.db"
-        engine = make_engine(f"sqlite:///{path}")
-        migrate.upgrade(engine)
-        with engine.connect() as conn:
-            conn.exec_driver_sql("PRAGMA wal_checkpoint(TRUNCATE)")
-        engine.dispose()
-        out["sqlite"] = str(path)
+        folder = tmp_path_factory.mktemp("template")
+        for flavour in ("empty", "fair"):
+            path = folder / f"{flavour}.db"
+            engine = make_engine(f"sqlite:///{path}")
+            migrate.upgrade(engine)
+            if flavour == "fair":
+                _FAIR_IDS["sqlite"] = make_fair(engine)
+            with engine.connect() as conn:
+                conn.exec_driver_sql("PRAGMA wal_checkpoint(TRUNCATE)")
+            engine.dispose()
+            out[f"sqlite:{flavour}"] = str(path)
     if "postgresql" in backends:
         server = request.getfixturevalue("feria_postgres")
-        name = f"feria_template_{os.getpid()}"
-        server.create_database(name)
-        engine = make_engine(_server_url(server, name))
-        migrate.upgrade(engine)
-        engine.dispose()
-        out["postgresql"] = name
+        for flavour in ("empty", "fair"):
+            name = f"feria_template_{flavour}_{os.getpid()}"
+            server.create_database(name)
+            engine = make_engine(_server_url(server, name))
+            migrate.upgrade(engine)
+            if flavour == "fair":
+                _FAIR_IDS["postgresql"] = make_fair(engine)
+            engine.dispose()
+            out[f"postgresql:{flavour}"] = name
     return out
 
 
-def _new_database(kind: str, request, tmp_path: Path) -> tuple[str, Callable[[], None]]:
+# The fair made in each backend's "fair" template: every copy has the same ids.
+_FAIR_IDS: dict[str, FairFixture] = {}
+
+
+def _new_database(
+    kind: str, request, tmp_path: Path, flavour: str = "empty"
+) -> tuple[str, Callable[[], None]]:
     templates = request.getfixturevalue("feria_templates")
     if kind == "sqlite":
         path = tmp_path / f"feria-{next(_counter)}.db"
-        shutil.copyfile(templates["sqlite"], path)
+        shutil.copyfile(templates[f"sqlite:{flavour}"], path)
         return f"sqlite:///{path}", lambda: None
     server = request.getfixturevalue("feria_postgres")
     name = f"t_{os.getpid()}_{next(_counter)}"
-    server.create_database(name, template=templates["postgresql"])
+    server.create_database(name, template=templates[f"postgresql:{flavour}"])
     return _server_url(server, name), lambda: server.drop_database(name)
 
 
@@ -129,10 +142,29 @@ def _new_database(kind: str, request, tmp_path: Path) -> tuple[str, Callable[[],
 def database_url(request, tmp_path) -> Iterator[str]:
     """The URL of a fresh migrated database (SQLite or PostgreSQL, see ``engine``)."""
     kind = getattr(request, "param", None) or _backends()[0]
-    url, cleanup = _new_database(kind, request, tmp_path)
+    # A test that asks for the ``fair`` fixture starts from a copy that already has it.
+    flavour = "fair" if "fair" in request.fixturenames else "empty"
+    url, cleanup = _new_database(kind, request, tmp_path, flavour)
+    request.node.stash[_BACKEND] = kind
     try:
         yield url
     finally:
+        cleanup()
+
+
+@pytest.fixture
+def another_database(request, tmp_path, database_url):
+    """``another_database()`` → the URL of one more fresh migrated database on the same
+    backend as the test's (to import an export into, say); dropped after the test."""
+    cleanups: list[Callable[[], None]] = []
+
+    def _make() -> str:
+        url, cleanup = _new_database(request.node.stash[_BACKEND], request, tmp_path)
+        cleanups.append(cleanup)
+        return url
+
+    yield _make
+    for cleanup in cleanups:
         cleanup()
 
 
@@ -161,6 +193,12 @@ def pytest_configure(config: pytest.Config) -> None:
     config.addinivalue_line(
         "markers", "backends(*names): run a database test only on these backends"
     )
+    # Real argon2 parameters cost ~50 ms a hash by design; tests hash hundreds of them.
+    from argon2 import PasswordHasher, profiles
+
+    from feria.accounts import use_password_hasher
+
+    use_password_hasher(PasswordHasher.from_parameters(profiles.CHEAPEST))
 
 
 @pytest.fixture
@@ -275,9 +313,15 @@ def make_fair(
         )
 
 
+_BACKEND = pytest.StashKey[str]()
+
+
 @pytest.fixture
-def fair(engine) -> FairFixture:
-    return make_fair(engine)
+def fair(request, engine) -> FairFixture:
+    """The small fair of :func:`make_fair`, already in the test's database."""
+    import copy
+
+    return copy.deepcopy(_FAIR_IDS[request.node.stash[_BACKEND]])
 
 
 @pytest.fixture
