@@ -151,6 +151,19 @@ def feria_cli_commands():
     """Return a list of ``click.Command`` objects to add to the ``feria`` command."""
 
 
+# -- storage ------------------------------------------------------------------------------------
+
+
+@hookspec
+def feria_migration_dirs():
+    """Return directories of Alembic revision files for this plugin's own tables.
+
+    The revisions form a branch of their own (``branch_labels = ("<plugin>",)``) that
+    ``depends_on`` the core revision they build on; ``feria db upgrade`` applies them with
+    the core's. Tables of a plugin are prefixed with its name.
+    """
+
+
 # -- start-up --------------------------------------------------------------------------------------
 
 
