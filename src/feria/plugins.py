@@ -7,6 +7,7 @@ No work happens at import time: each app, CLI run and test builds its own manage
 
 from __future__ import annotations
 
+import importlib
 import os
 import sys
 from collections.abc import Iterable
@@ -22,6 +23,10 @@ from feria.errors import FeriaError
 from feria.money import Currency, register_currency
 
 ENTRY_POINT_GROUP = "feria"
+
+# feria's own behaviour that is built on its hooks, datasette-style: these modules implement
+# hooks exactly as an outside plugin would, and can be blocked like one.
+DEFAULT_PLUGINS: tuple[str, ...] = ("feria.receipts",)
 
 
 class PluginError(FeriaError):
@@ -60,6 +65,16 @@ def get_plugin_manager(
     pm.add_hookspecs(hookspecs)
     for name in set(blocked if blocked is not None else blocked_from_env()):
         pm.set_blocked(name)
+    for module_name in DEFAULT_PLUGINS:
+        if pm.is_blocked(module_name):
+            continue
+        try:
+            module = importlib.import_module(module_name)
+        except ModuleNotFoundError as exc:
+            if exc.name != module_name:
+                raise
+            continue  # a default plugin not written yet
+        _register(pm, module, module_name)
     for plugin in extra:
         _register(pm, plugin, getattr(plugin, "__name__", None))
     if load_entry_points:
