@@ -7,6 +7,7 @@ import importlib
 import json
 import subprocess
 import sys
+import types
 import uuid
 from pathlib import Path
 
@@ -65,6 +66,8 @@ def test_an_installed_outside_plugin_is_listed_and_its_hooks_are_called(
 
     pm = get_plugin_manager()
     assert "hello" in {p.name for p in list_plugins(pm)}
+    module = sys.modules["feria_hello"]
+    module.CALLS.clear()  # the module stays imported across this test's database runs
     sale = record_sale(
         engine,
         pm,
@@ -75,7 +78,6 @@ def test_an_installed_outside_plugin_is_listed_and_its_hooks_are_called(
     )
     assert sale.body["tenders"][0]["method"] == "hello"
     assert sale.body["tenders"][0]["reference"].startswith("HELLO-")
-    module = sys.modules["feria_hello"]
     assert module.CALLS == ["authorize 1500 CLP"]
 
 
@@ -89,31 +91,28 @@ def test_a_plugin_with_a_wrong_hook_argument_is_refused_at_start_by_name(install
 
 
 def test_a_broken_plugin_object_is_refused_naming_plugin_and_hook():
-    class Broken:
-        __name__ = "broken-inline"
-
-        @staticmethod
-        def feria_payment_methods(fair, till_number):  # noqa: ARG004
-            return []
-
     from feria import hookimpl
 
-    Broken.feria_payment_methods = hookimpl(Broken.feria_payment_methods)
+    broken = types.ModuleType("broken-inline")
+
+    @hookimpl
+    def feria_payment_methods(fair, till_number):
+        return []
+
+    broken.feria_payment_methods = feria_payment_methods
     with pytest.raises(PluginError) as err:
-        get_plugin_manager(load_entry_points=False, extra=[Broken])
+        get_plugin_manager(load_entry_points=False, extra=[broken])
     assert "broken-inline" in str(err.value)
     assert "till_number" in str(err.value)
 
 
 def test_an_implementation_of_an_unknown_hook_is_refused():
-    class Stray:
-        __name__ = "stray"
-
     from feria import hookimpl
 
-    Stray.feria_no_such_hook = staticmethod(hookimpl(lambda: None))
+    stray = types.ModuleType("stray")
+    stray.feria_no_such_hook = hookimpl(lambda: None)
     with pytest.raises(PluginError, match="stray"):
-        get_plugin_manager(load_entry_points=False, extra=[Stray])
+        get_plugin_manager(load_entry_points=False, extra=[stray])
 
 
 def test_a_plugin_can_be_disabled_by_configuration(monkeypatch):

@@ -39,6 +39,22 @@ def feria_currencies():
     """
 
 
+@hookspec
+def feria_sale_writing(db, sale, tenders):
+    """Write a payment method's own ledger rows for ``sale``, in the sale's transaction.
+
+    Called after a sale's journal entry and rows are written and before they are committed,
+    with the journal's append lock held. ``sale`` is the
+    :class:`feria.cashbox.sales.RecordedSale` (``sale.body["tenders"]`` as recorded);
+    ``tenders`` are the :class:`feria.payments.TenderInfo` each method authorized, in the
+    same order, with the data the till sent (which may hold a PIN the entry does not keep).
+    A method that keeps balances of its own (a community currency, gift cards) checks and
+    writes them here through ``db``, so the sale and its rows commit together or not at all;
+    raise a :class:`feria.errors.FeriaError` to refuse the sale (everything rolls back).
+    Return nothing; ignore tenders of other methods.
+    """
+
+
 # -- receipt printers ---------------------------------------------------------------------------
 
 
@@ -55,18 +71,23 @@ def feria_receipt_printer(till, settings):
 
 
 @hookspec
-def feria_labels(producer, product, on):
+def feria_labels(producer, product, on, db):
     """Return the certification labels ``producer`` (or ``product``, when given) holds on
     date ``on``, as a list of :class:`feria.labels.Label`.
 
-    Called by the storefront, the till's product search and receipts; return only labels
-    valid on ``on``, so an expired or revoked label disappears everywhere at once.
+    ``producer`` and ``product`` are catalogue rows (``feria.catalogue.models``); either may
+    be ``None``, and when ``product`` is given the answer is what is shown beside that
+    product: labels granted to it, and labels granted to its producer as a whole. ``db`` is
+    the caller's open SQLAlchemy session: read your own tables through it and keep nothing
+    between calls. Called by the storefront, the till's product search and receipts; return
+    only labels valid on ``on``, so an expired or revoked label disappears everywhere at once.
     """
 
 
 @hookspec
-def feria_product_badges(product):
-    """Return short :class:`feria.labels.Badge` marks to show beside ``product``."""
+def feria_product_badges(product, on, db):
+    """Return short :class:`feria.labels.Badge` marks to show beside ``product`` on date
+    ``on`` (today, for the storefront and the till), reading through the session ``db``."""
 
 
 @hookspec
@@ -75,14 +96,16 @@ def feria_product_fields():
 
 
 @hookspec
-def feria_label_filters(fair):
-    """Return ``(code, name)`` pairs the storefront offers as label filters at ``fair``."""
+def feria_label_filters(fair, db):
+    """Return ``(code, name)`` pairs the storefront offers as label filters at ``fair``
+    (a catalogue row), reading through the session ``db``; offer only labels someone holds."""
 
 
 @hookspec(firstresult=True)
-def feria_products_with_label(code, product_ids):
-    """Of ``product_ids``, return the set carrying label ``code`` today, or ``None`` if
-    this plugin does not know the code. Used by the storefront's label filter."""
+def feria_products_with_label(code, product_ids, on, db):
+    """Of ``product_ids``, return the set carrying label ``code`` on date ``on`` (today, for
+    the storefront), or ``None`` if this plugin does not know the code. Used by the
+    storefront's label filter; ``db`` is the caller's open session."""
 
 
 # -- lifecycle events ----------------------------------------------------------------------

@@ -17,6 +17,7 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import json
+import re
 from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
@@ -51,6 +52,13 @@ ENTRY_KINDS = (
     "payout_ack",
     "rule_version",
 )
+"""The kinds of entry feria itself writes. Plugins add their own with
+:func:`register_entry_kind`."""
+
+# Namespaced ``<plugin>.<event>``, so a plugin's kinds never collide with feria's or another
+# plugin's; 32 characters at most, the width of the ``kind`` column.
+_PLUGIN_KIND = re.compile(r"[a-z][a-z0-9_]*\.[a-z][a-z0-9_]*")
+_plugin_kinds: set[str] = set()
 
 
 class JournalEntry(Base):
@@ -82,6 +90,23 @@ class JournalTampered(FeriaError):
     def __init__(self, seq: int | None, message: str) -> None:
         super().__init__(f"entry {seq}: {message}" if seq is not None else message, seq=seq)
         self.seq = seq
+
+
+def register_entry_kind(kind: str) -> None:
+    """Let a plugin append entries of its own ``kind`` (``social_currency.issue``).
+
+    A plugin whose events move value (issuing a community currency, a transfer between
+    member accounts) records them in this same chain, so ``feria verify`` covers them like
+    any sale. The kind must be ``<plugin>.<event>`` in lower case, at most 32 characters;
+    registering it again is harmless. ``feria verify`` checks these entries' place in the
+    chain and reports them among the kinds whose rows it does not derive itself.
+    """
+    if not (isinstance(kind, str) and len(kind) <= 32 and _PLUGIN_KIND.fullmatch(kind)):
+        raise ValueError(
+            f"plugin journal entry kind {kind!r} must look like 'plugin.event' "
+            "(lower case, at most 32 characters)"
+        )
+    _plugin_kinds.add(kind)
 
 
 def canonical_bytes(event: dict[str, Any]) -> bytes:
@@ -173,8 +198,10 @@ def append(
     records are committed together or not at all. ``locked`` is the head returned by
     :func:`lock_head` when the caller already holds the lock.
     """
-    if kind not in ENTRY_KINDS:
+    if kind not in ENTRY_KINDS and kind not in _plugin_kinds:
         raise ValueError(f"unknown journal entry kind {kind!r}")
+    if "kind" in event or "at" in event:  # they would silently replace the entry's own
+        raise ValueError("an event cannot have fields named 'kind' or 'at': the entry has them")
     _check_no_floats(event)
     body = canonical_bytes({"kind": kind, "at": at.isoformat(timespec="microseconds"), **event})
     prev = locked if locked is not None else lock_head(db)

@@ -41,7 +41,7 @@ def alembic_config(engine: Engine | None = None, pm: pluggy.PluginManager | None
     cfg = Config()
     cfg.set_main_option("script_location", "feria:migrations")
     core = str(resources.files("feria") / "migrations" / "versions")
-    cfg.set_main_option("version_path_separator", "os")
+    cfg.set_main_option("path_separator", "os")
     cfg.set_main_option("version_locations", os.pathsep.join([core, *_plugin_dirs(pm)]))
     if engine is not None:
         cfg.set_main_option("sqlalchemy.url", engine.url.render_as_string(hide_password=False))

@@ -119,12 +119,55 @@ def _load_entry_points(pm: pluggy.PluginManager) -> None:
 
 
 def _check_compatible(ep: metadata.EntryPoint, plugin: Any) -> None:
+    """Refuse, at start, a plugin made for another feria.
+
+    Two promises are checked: the feria versions its distribution accepts
+    (``Requires-Dist: feria>=0.1,<1``) must include this feria, and the hooks version it
+    declares (``FERIA_HOOKSPEC_VERSION``), if any, must be this feria's. A plugin outside
+    its range might load and then fail mid-sale; refusing it here names what to fix.
+    """
+    from feria import __version__
+
+    dist = getattr(ep, "dist", None)
+    excluded = _feria_range_excluding(dist, __version__) if dist is not None else None
+    if excluded is not None:
+        plugin_dist = f"{dist.metadata['Name']} {dist.version}"
+        raise PluginError(
+            f"plugin {ep.name!r} ({plugin_dist}) requires {excluded}, "
+            f"but this is feria {__version__}: install a release of the plugin made for "
+            f"feria {__version__}, or disable it with FERIA_DISABLE_PLUGINS={ep.name}"
+        )
     wanted = getattr(plugin, "FERIA_HOOKSPEC_VERSION", None)
     if wanted is not None and wanted != HOOKSPEC_VERSION:
         raise PluginError(
             f"plugin {ep.name!r} was written for feria hooks version {wanted}, "
             f"this feria has version {HOOKSPEC_VERSION}"
         )
+
+
+def _feria_range_excluding(dist: metadata.Distribution, running: str) -> str | None:
+    """The requirement on ``feria`` of ``dist`` (as written, e.g. ``feria>=2,<3``) whose
+    range ``running`` is outside of, or ``None`` when every requirement on feria admits it.
+
+    Requirements that apply only to an extra or another platform are not the plugin's
+    promise about this install and are skipped. Pre-releases of feria count as inside a
+    range (a developer running feria from a checkout must still load their plugins).
+    """
+    from packaging.requirements import InvalidRequirement, Requirement
+    from packaging.utils import canonicalize_name
+
+    for line in dist.requires or ():
+        try:
+            req = Requirement(line)
+        except InvalidRequirement:
+            continue  # the installer accepted it; not ours to judge
+        if canonicalize_name(req.name) != "feria":
+            continue
+        if req.marker is not None and not req.marker.evaluate({"extra": ""}):
+            continue
+        if not req.specifier.contains(running, prereleases=True):
+            return line.split(";", 1)[0].strip()
+    return None
 
 
 def _register_currencies(pm: pluggy.PluginManager) -> None:

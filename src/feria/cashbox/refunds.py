@@ -127,6 +127,10 @@ def refund_sale(
     state: dict[str, Any] = {}
 
     def work(db: Session) -> RecordedSale:
+        # Lock first: what was already returned, and whether the session is open, must not
+        # change before this entry is written (on PostgreSQL two refunds of the same line
+        # could otherwise both pass the check).
+        locked = journal.lock_head(db)
         sale, body = _original(db, sale_id)
         fair = db.get(Fair, sale.fair_id)
         returned, voided = _returned_lines(db, sale_id)
@@ -232,7 +236,6 @@ def refund_sale(
             weights[lines_by_no[n]["producer"]] += lines_by_no[n]["total"]
         rows = split_sale(weights, shares, rule.solidarity_bp)
         splits, members = splits_with_members(db, rows)
-        locked = journal.lock_head(db)
         refund_body = {
             "sale": _next_sale_id(db),
             "fair": fair.id,
@@ -288,6 +291,8 @@ def void_sale(
         user = db.get(User, user_id)
         if user is None or user.role != "organizer":
             raise NotAllowed("only a supervisor (organizer) can void a sale", field="user")
+        # Lock before checking: a refund or a close must not slip in before this entry.
+        locked = journal.lock_head(db)
         sale, body = _original(db, sale_id)
         fair = db.get(Fair, sale.fair_id)
         if sale.session_id is not None:
@@ -332,7 +337,6 @@ def void_sale(
                     f"{method.name or method.code} refused: {auth.reason or 'no reason given'}",
                     field="tenders",
                 )
-        locked = journal.lock_head(db)
         void_body = {
             "sale": _next_sale_id(db),
             "fair": fair.id,

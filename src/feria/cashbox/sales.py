@@ -250,15 +250,15 @@ def _next_sale_id(db: Session) -> int:
     return (db.connection().execute(_NEXT_SALE).scalar() or 0) + 1
 
 
-def _insert_rows(db: Session, sale_row: dict[str, Any], body: dict[str, Any]) -> None:
-    """Write the rows derived from a sale-like journal entry; the single place that maps an
-    entry's content to tables, shared by sales, refunds and voids (and mirrored by verify)."""
-    conn = db.connection()
-    conn.execute(insert(Sale), sale_row)
-    sid = sale_row["id"]
-    conn.execute(
-        insert(SaleLine),
-        [
+def derived_rows(body: dict[str, Any]) -> dict[str, list[dict[str, Any]]]:
+    """The child rows a sale-like journal entry records, by table name.
+
+    The single mapping from an entry's content to tables, shared by sales, refunds and voids
+    when they are written and by ``feria verify`` when it re-derives them.
+    """
+    sid = body["sale"]
+    return {
+        "sale_lines": [
             {
                 "sale_id": sid,
                 "line_no": ln["no"],
@@ -273,10 +273,7 @@ def _insert_rows(db: Session, sale_row: dict[str, Any], body: dict[str, Any]) ->
             }
             for ln in body["lines"]
         ],
-    )
-    conn.execute(
-        insert(Tender),
-        [
+        "tenders": [
             {
                 "sale_id": sid,
                 "tender_no": t["no"],
@@ -294,38 +291,47 @@ def _insert_rows(db: Session, sale_row: dict[str, Any], body: dict[str, Any]) ->
             }
             for t in body["tenders"]
         ],
-    )
-    if body["splits"]:
-        conn.execute(
-            insert(Split),
-            [
-                {
-                    "sale_id": sid,
-                    "tender_no": s[0],
-                    "producer_id": s[1],
-                    "currency": s[2],
-                    "gross": s[3],
-                    "withheld": s[4],
-                    "fee": s[5],
-                    "net": s[6],
-                }
-                for s in body["splits"]
-            ],
-        )
-    if body["members"]:
-        conn.execute(
-            insert(MemberSplit),
-            [
-                {
-                    "sale_id": sid,
-                    "producer_id": m[0],
-                    "member_id": m[1],
-                    "currency": m[2],
-                    "amount": m[3],
-                }
-                for m in body["members"]
-            ],
-        )
+        "splits": [
+            {
+                "sale_id": sid,
+                "tender_no": sp[0],
+                "producer_id": sp[1],
+                "currency": sp[2],
+                "gross": sp[3],
+                "withheld": sp[4],
+                "fee": sp[5],
+                "net": sp[6],
+            }
+            for sp in body["splits"]
+        ],
+        "member_splits": [
+            {
+                "sale_id": sid,
+                "producer_id": m[0],
+                "member_id": m[1],
+                "currency": m[2],
+                "amount": m[3],
+            }
+            for m in body["members"]
+        ],
+    }
+
+
+_CHILD_INSERTS = {
+    "sale_lines": insert(SaleLine),
+    "tenders": insert(Tender),
+    "splits": insert(Split),
+    "member_splits": insert(MemberSplit),
+}
+
+
+def _insert_rows(db: Session, sale_row: dict[str, Any], body: dict[str, Any]) -> None:
+    """Write the sale row and the rows derived from its entry (see :func:`derived_rows`)."""
+    conn = db.connection()
+    conn.execute(insert(Sale), sale_row)
+    for table, rows in derived_rows(body).items():
+        if rows:
+            conn.execute(_CHILD_INSERTS[table], rows)
 
 
 def sale_row_from_body(body: dict[str, Any], seq: int, at: dt.datetime) -> dict[str, Any]:
@@ -753,6 +759,10 @@ def _record(
     splits, members = splits_with_members(db, split_rows)
 
     locked = journal.lock_head(db)
+    if session_id is not None:
+        # Checked again under the journal lock: on PostgreSQL a close committed while this
+        # sale was being authorized must win, or the sale would land after the Z-report.
+        _open_session(db, session_id)
     sale_id = _next_sale_id(db)
     body = {
         "sale": sale_id,
@@ -771,4 +781,6 @@ def _record(
         "refers_to": None,
     }
     recorded = commit_entry(db, "sale", body, now, locked)
+    # Methods with a ledger of their own write it now, in this transaction, under the lock.
+    pm.hook.feria_sale_writing(db=db, sale=recorded, tenders=[c[1] for c in captures])
     return recorded, fair, till_id, captures

@@ -65,6 +65,9 @@ def open_session(
     """Open a session at ``till_id`` with the float counted into the drawer."""
     now = now or utcnow()
     with write_session(engine) as db:
+        # Every check below holds until the commit: on PostgreSQL two opens at one till,
+        # or a sale and the close of its session, are serialized by this lock.
+        locked = journal.lock_head(db)
         till = db.get(Till, till_id)
         if till is None:
             raise SessionNotFound(f"there is no till {till_id}", field="till")
@@ -90,7 +93,6 @@ def open_session(
                 f"{Money(float_amount, fair.currency)}",
                 field="float_detail",
             )
-        locked = journal.lock_head(db)
         sid = (db.scalar(select(func.max(CashSession.id))) or 0) + 1
         appended = journal.append(
             db,
@@ -144,6 +146,7 @@ def record_movement(
         raise InvalidTender("say why the cash moved", field="reason")
     now = now or utcnow()
     with write_session(engine) as db:
+        locked = journal.lock_head(db)  # the session cannot close before this is written
         cs = _get_open(db, session_id)
         code = currency_code or cs.currency
         try:
@@ -163,6 +166,7 @@ def record_movement(
             },
             fair_id=cs.fair_id,
             at=now,
+            locked=locked,
         )
         mv = CashMovement(
             session_id=cs.id,
@@ -278,6 +282,9 @@ def close_session(
     """
     now = now or utcnow()
     with write_session(engine) as db:
+        # Lock before reading the session's figures: a sale, refund or movement committed
+        # after the report below would otherwise be missing from the Z-report.
+        locked = journal.lock_head(db)
         cs = _get_open(db, session_id)
         if user_id != cs.cashier_id:
             from feria.accounts import User
@@ -318,6 +325,7 @@ def close_session(
             },
             fair_id=cs.fair_id,
             at=now,
+            locked=locked,
         )
         db.execute(
             update(CashSession)

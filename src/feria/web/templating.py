@@ -1,0 +1,245 @@
+"""Pages from jinja2 templates, in the reader's language.
+
+Templates are looked up in the active theme, then in the plugins' template folders, then in
+the default theme, so a theme overrides only the templates it ships and a plugin can add its
+own. The environment is built once per app; a render only fills in the context.
+
+Every template gets: ``request``, ``user``, ``fair`` (the newest fair), ``locale``,
+``lang_tag`` (for ``<html lang>``), ``menu`` (the plugins' menu items for this user),
+``csrf_input()`` (the hidden field every form needs), ``static(path)``, ``role_name(role)``,
+``languages`` (for the language switcher) and the filters ``money(currency)``,
+``datetime``, ``date`` and ``date_range(end)`` that format in the reader's locale and the
+fair's timezone.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Iterable, Mapping
+from pathlib import Path
+from typing import Any
+
+import pluggy
+from babel import Locale
+from babel.dates import format_date, format_datetime, format_interval, get_timezone
+from jinja2 import ChoiceLoader, Environment, FileSystemLoader, pass_context, select_autoescape
+from markupsafe import Markup, escape
+from sqlalchemy import Engine, select
+from starlette.requests import Request
+from starlette.responses import HTMLResponse
+
+from feria import i18n
+from feria.accounts import User
+from feria.catalogue.models import Fair
+from feria.db import read_session
+from feria.i18n import N_
+from feria.money import Money, format_money
+from feria.web.auth import SESSION_KEY, current_user
+from feria.web.menu import MenuItem
+
+LANG_COOKIE = "feria_lang"
+LANG_COOKIE_MAX_AGE = 365 * 24 * 3600
+
+ROLE_NAMES = {
+    "organizer": N_("Organizer"),
+    "cashier": N_("Cashier"),
+    "producer": N_("Producer"),
+    "shopper": N_("Shopper"),
+}
+
+
+def template_dirs(themes_dir: Path, theme: str, plugin_dirs: Iterable[str | Path]) -> list[Path]:
+    """The folders templates are looked up in, first match wins."""
+    dirs = []
+    if theme != "default":
+        dirs.append(themes_dir / theme / "templates")
+    dirs.extend(Path(d) for d in plugin_dirs)
+    dirs.append(themes_dir / "default" / "templates")
+    return dirs
+
+
+def newest_fair(engine: Engine) -> Fair | None:
+    """The fair the site is about: the one that starts last (the running or next one)."""
+    with read_session(engine) as db:
+        return db.scalar(select(Fair).order_by(Fair.starts_on.desc(), Fair.id.desc()).limit(1))
+
+
+# -- translations and filters, read from the render context -----------------------------------
+
+
+@pass_context
+def _gettext(context, message: str) -> str:
+    return context["translations"].gettext(message)
+
+
+@pass_context
+def _ngettext(context, singular: str, plural: str, n: int) -> str:
+    return context["translations"].ngettext(singular, plural, n)
+
+
+@pass_context
+def _pgettext(context, ctxt: str, message: str) -> str:
+    return context["translations"].pgettext(ctxt, message)
+
+
+@pass_context
+def _npgettext(context, ctxt: str, singular: str, plural: str, n: int) -> str:
+    return context["translations"].npgettext(ctxt, singular, plural, n)
+
+
+def _aware(value: dt.datetime) -> dt.datetime:
+    # feria stores UTC without a zone; show it in the fair's zone.
+    return value if value.tzinfo else value.replace(tzinfo=dt.UTC)
+
+
+@pass_context
+def money_filter(context, amount: int, currency_code: str) -> str:
+    """``{{ 12990 | money("CLP") }}`` → ``$12.990`` for a Chilean fair in Spanish."""
+    return format_money(Money(amount, currency_code), context["format_locale"])
+
+
+@pass_context
+def datetime_filter(context, value: dt.datetime | None, format: str = "medium") -> str:
+    if value is None:
+        return ""
+    return format_datetime(
+        _aware(value), format, tzinfo=context["timezone"], locale=context["format_locale"]
+    )
+
+
+@pass_context
+def date_filter(context, value: dt.date | None, format: str = "long") -> str:
+    if value is None:
+        return ""
+    return format_date(value, format, locale=context["format_locale"])
+
+
+@pass_context
+def date_range_filter(context, start: dt.date, end: dt.date, skeleton: str = "yMMMd") -> str:
+    """``{{ fair.starts_on | date_range(fair.ends_on) }}`` → ``1–24 dic 2026``."""
+    if start == end:
+        return format_date(start, "long", locale=context["format_locale"])
+    return format_interval(start, end, skeleton, locale=context["format_locale"])
+
+
+def build_environment(dirs: Iterable[Path], *, auto_reload: bool = False) -> Environment:
+    env = Environment(
+        loader=ChoiceLoader([FileSystemLoader(str(d)) for d in dirs]),
+        autoescape=select_autoescape(["html", "xml"]),
+        extensions=["jinja2.ext.i18n"],
+        auto_reload=auto_reload,
+        trim_blocks=True,
+        lstrip_blocks=True,
+    )
+    env.policies["ext.i18n.trimmed"] = True  # as babel.cfg extracts them
+    env.install_gettext_callables(  # type: ignore[attr-defined]
+        _gettext, _ngettext, newstyle=True, pgettext=_pgettext, npgettext=_npgettext
+    )
+    env.filters.update(
+        money=money_filter,
+        datetime=datetime_filter,
+        date=date_filter,
+        date_range=date_range_filter,
+    )
+    return env
+
+
+# -- rendering ------------------------------------------------------------------------------
+
+
+def _languages() -> list[tuple[str, str]]:
+    names = [(loc, Locale.parse(loc).get_display_name(loc)) for loc in i18n.SUPPORTED]
+    return [(loc, name[:1].upper() + name[1:]) for loc, name in names]
+
+
+LANGUAGES = _languages()
+
+
+class Templates:
+    """Renders a page for one request. Rendering reads the user and the fair from the
+    database: call it from a sync endpoint or through ``run_in_threadpool``."""
+
+    def __init__(
+        self, env: Environment, engine: Engine, pm: pluggy.PluginManager, *, secure_cookies: bool
+    ) -> None:
+        self.env = env
+        self.engine = engine
+        self.pm = pm
+        self.secure_cookies = secure_cookies
+
+    def menu(self, user: User | None) -> list[MenuItem]:
+        items = []
+        for answer in self.pm.hook.feria_menu_items(user=user):
+            for item in answer or ():
+                if not item.roles or (user is not None and user.role in item.roles):
+                    items.append(item)
+        return items
+
+    def context(self, request: Request) -> dict[str, Any]:
+        """What every template receives, for ``request``."""
+        user = current_user(request) if SESSION_KEY in request.session else None
+        fair = newest_fair(self.engine)
+        chosen_param = i18n.supported(request.query_params.get("lang"))
+        locale = i18n.negotiate(
+            chosen=chosen_param or i18n.supported(request.cookies.get(LANG_COOKIE)),
+            user=user.locale if user is not None else None,
+            accept=request.headers.get("accept-language"),
+            fair=fair.locale if fair is not None else None,
+        )
+        # Numbers and dates follow the fair's country when it speaks the same language
+        # (es_CL writes $12.990), else the reader's language alone.
+        format_locale = locale
+        if fair is not None and i18n.supported(fair.locale) == locale:
+            format_locale = fair.locale
+        tz = get_timezone(fair.timezone if fair is not None else "UTC")
+        translations = i18n.translations(locale)
+        csrf = request.scope.get("csrftoken")
+
+        def csrf_token() -> str:
+            return csrf() if csrf is not None else ""
+
+        def csrf_input() -> Markup:
+            return Markup('<input type="hidden" name="csrftoken" value="{}">').format(csrf_token())
+
+        return {
+            "request": request,
+            "user": user,
+            "fair": fair,
+            "locale": locale,
+            "chosen_locale": chosen_param,
+            "lang_tag": locale.replace("_", "-"),
+            "format_locale": format_locale,
+            "timezone": tz,
+            "translations": translations,
+            "menu": self.menu(user),
+            "languages": LANGUAGES,
+            "csrf_token": csrf_token,
+            "csrf_input": csrf_input,
+            "static": lambda path: "/static/" + str(escape(path)).lstrip("/"),
+            "role_name": lambda role: translations.gettext(ROLE_NAMES.get(role, role)),
+        }
+
+    def response(
+        self,
+        request: Request,
+        name: str,
+        context: Mapping[str, Any] | None = None,
+        *,
+        status_code: int = 200,
+        headers: Mapping[str, str] | None = None,
+    ) -> HTMLResponse:
+        ctx = self.context(request)
+        if context:
+            ctx.update(context)
+        html = self.env.get_template(name).render(ctx)
+        response = HTMLResponse(html, status_code=status_code, headers=dict(headers or {}))
+        if ctx["chosen_locale"]:
+            response.set_cookie(
+                LANG_COOKIE,
+                ctx["chosen_locale"],
+                max_age=LANG_COOKIE_MAX_AGE,
+                httponly=True,
+                samesite="lax",
+                secure=self.secure_cookies,
+            )
+        return response
