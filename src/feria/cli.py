@@ -54,6 +54,37 @@ def engine_from(ctx: click.Context, *, migrated: bool = True):
     return engine
 
 
+@main.command("demo")
+@click.option("--host", default="127.0.0.1", show_default=True, help="Address to listen on.")
+@click.option("--port", default=8000, show_default=True, type=int, help="Port to listen on.")
+@click.option(
+    "--printer-port",
+    default=9100,
+    show_default=True,
+    type=int,
+    help="Port of the virtual receipt printer the demo till prints to.",
+)
+@click.option("--no-serve", is_flag=True, help="Only migrate and load the demo data.")
+@click.pass_context
+@friendly
+def demo(ctx: click.Context, host: str, port: int, printer_port: int, no_serve: bool) -> None:
+    """Set up and serve a demo fair (a Christmas fair in Santiago) with its logins.
+
+    Migrates the database, loads the demo data (running it again changes nothing), starts
+    the virtual receipt printer and serves the app on http://HOST:PORT.
+    """
+    from feria import demo_server
+    from feria.plugins import get_plugin_manager
+
+    engine = engine_from(ctx.find_root(), migrated=False)
+    pm = get_plugin_manager()
+    if no_serve:
+        info = demo_server.prepare(engine, pm, echo=click.echo)
+        click.echo(f"demo fair {info.fair_slug} ready: {info.sales} sales")
+        return
+    demo_server.run(engine, pm, host=host, port=port, printer_port=printer_port, echo=click.echo)
+
+
 @main.group()
 def db() -> None:
     """Database maintenance."""

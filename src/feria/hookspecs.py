@@ -187,6 +187,16 @@ def feria_migration_dirs():
     """
 
 
+# -- the demo fair ---------------------------------------------------------------------------
+
+
+@hookspec
+def feria_load_demo(engine, pm, fair_slug):
+    """Add this plugin's part of the demo fair ``fair_slug`` (``feria demo``): a community
+    currency with a few accounts, labels held by demo producers… Called after the core's demo
+    data is loaded, every time the demo starts: it must change nothing when run again."""
+
+
 # -- start-up --------------------------------------------------------------------------------------
 
 
