@@ -759,9 +759,10 @@ def _record(
     splits, members = splits_with_members(db, split_rows)
 
     locked = journal.lock_head(db)
-    if session_id is not None:
+    if session_id is not None and conn.dialect.name != "sqlite":
         # Checked again under the journal lock: on PostgreSQL a close committed while this
         # sale was being authorized must win, or the sale would land after the Z-report.
+        # (SQLite's BEGIN IMMEDIATE already held every other writer off since the start.)
         _open_session(db, session_id)
     sale_id = _next_sale_id(db)
     body = {
