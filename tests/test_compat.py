@@ -3,8 +3,6 @@ it asked for and the feria that is running, instead of failing later, mid-sale."
 
 from __future__ import annotations
 
-import importlib
-import os
 import subprocess
 import sys
 import types
@@ -127,36 +125,25 @@ def feria_payment_methods(fair):
 '''
 
 
-def _uv(*args: str) -> None:
-    cmd = [str(BIN / "uv"), "pip", *args, "--python", sys.executable]
-    subprocess.run(cmd, check=True, capture_output=True, text=True)
-
-
 @pytest.fixture
-def installed_antiguo(tmp_path):
-    """``feria-antiguo``, made for the next major feria, installed for one test (without
-    its dependencies: no such feria exists to install), then removed."""
+def installed_antiguo(tmp_path, install_plugin):
+    """``feria-antiguo``, made for the next major feria, installed for one test only
+    (without its dependencies: no such feria exists to install)."""
     root = tmp_path / "feria-antiguo"
     (root / "src" / "feria_antiguo").mkdir(parents=True)
     (root / "pyproject.toml").write_text(PYPROJECT, encoding="utf-8")
     (root / "src" / "feria_antiguo" / "__init__.py").write_text(MODULE, encoding="utf-8")
-    _uv("install", "--no-deps", "--reinstall", str(root))
-    importlib.invalidate_caches()
-    try:
-        yield
-    finally:
-        _uv("uninstall", "feria-antiguo")
-        importlib.invalidate_caches()
+    return install_plugin(root)
 
 
-def _feria(*args: str, **env: str) -> subprocess.CompletedProcess[str]:
+def _feria(site, *args: str, **env: str) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
-        [str(BIN / "feria"), *args], capture_output=True, text=True, env={**os.environ, **env}
+        [str(BIN / "feria"), *args], capture_output=True, text=True, env=site.env(**env)
     )
 
 
 def test_an_installed_plugin_for_another_feria_stops_feria_at_start(installed_antiguo):
-    out = _feria("plugins")
+    out = _feria(installed_antiguo, "plugins")
 
     assert out.returncode == 1
     assert "plugin 'antiguo' (feria-antiguo 2.0.0) requires feria" in out.stderr
@@ -168,7 +155,7 @@ def test_an_installed_plugin_for_another_feria_stops_feria_at_start(installed_an
 
 
 def test_disabling_the_incompatible_plugin_lets_feria_start(installed_antiguo, monkeypatch):
-    out = _feria("plugins", FERIA_DISABLE_PLUGINS="antiguo")
+    out = _feria(installed_antiguo, "plugins", FERIA_DISABLE_PLUGINS="antiguo")
     assert out.returncode == 0, out.stderr
 
     monkeypatch.setenv("FERIA_DISABLE_PLUGINS", "antiguo")

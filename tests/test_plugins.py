@@ -3,7 +3,6 @@
 
 from __future__ import annotations
 
-import importlib
 import json
 import subprocess
 import sys
@@ -20,30 +19,8 @@ PACKAGES = Path(__file__).parent / "plugin_packages"
 BIN = Path(sys.executable).parent
 
 
-def _uv(*args: str) -> None:
-    uv = BIN / "uv"
-    cmd = [str(uv), "pip", *args, "--python", sys.executable]
-    subprocess.run(cmd, check=True, capture_output=True, text=True)
-
-
-@pytest.fixture
-def installed():
-    """Install a plugin package from tests/plugin_packages for one test, then remove it."""
-    names = []
-
-    def _install(dirname: str, dist: str) -> None:
-        _uv("install", "--no-deps", "--reinstall", str(PACKAGES / dirname))
-        names.append(dist)
-        importlib.invalidate_caches()
-
-    yield _install
-    for dist in names:
-        _uv("uninstall", dist)
-    importlib.invalidate_caches()
-
-
-def _feria(*args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([str(BIN / "feria"), *args], capture_output=True, text=True)
+def _feria(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([str(BIN / "feria"), *args], capture_output=True, text=True, env=env)
 
 
 def test_cash_is_a_plugin_listed_with_its_hooks():
@@ -55,10 +32,10 @@ def test_cash_is_a_plugin_listed_with_its_hooks():
 
 
 def test_an_installed_outside_plugin_is_listed_and_its_hooks_are_called(
-    installed, engine, fair, cash_session
+    install_plugin, engine, fair, cash_session
 ):
-    installed("feria-hello", "feria-hello")
-    out = _feria("plugins", "--json")
+    site = install_plugin(PACKAGES / "feria-hello")
+    out = _feria("plugins", "--json", env=site.env())
     assert out.returncode == 0, out.stderr
     hello = {p["name"]: p for p in json.loads(out.stdout)}["hello"]
     assert hello["version"] == "0.3.1"
@@ -81,9 +58,9 @@ def test_an_installed_outside_plugin_is_listed_and_its_hooks_are_called(
     assert module.CALLS == ["authorize 1500 CLP"]
 
 
-def test_a_plugin_with_a_wrong_hook_argument_is_refused_at_start_by_name(installed):
-    installed("feria-broken", "feria-broken")
-    out = _feria("plugins")
+def test_a_plugin_with_a_wrong_hook_argument_is_refused_at_start_by_name(install_plugin):
+    site = install_plugin(PACKAGES / "feria-broken")
+    out = _feria("plugins", env=site.env())
     assert out.returncode == 1
     assert "broken" in out.stderr
     assert "till_number" in out.stderr

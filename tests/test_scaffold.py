@@ -3,7 +3,6 @@
 
 from __future__ import annotations
 
-import importlib
 import json
 import os
 import re
@@ -32,34 +31,49 @@ NAMES = {
 }
 
 
-def _uv(*args: str) -> None:
-    cmd = [str(BIN / "uv"), "pip", *args, "--python", sys.executable]
-    subprocess.run(cmd, check=True, capture_output=True, text=True)
-
-
 @pytest.fixture(scope="module")
 def installed(tmp_path_factory):
-    """A plugin of every kind made by `feria plugin new`, installed into this venv (not
-    editable, so this process can import them too) for this module's tests, then removed."""
+    """A plugin of every kind made by `feria plugin new`, installed (not editable) into a
+    private folder that only the subprocesses below see through PYTHONPATH: nothing is
+    installed into the shared environment other tests run in."""
     where = tmp_path_factory.mktemp("scaffold")
+    site = tmp_path_factory.mktemp("site")
     created = {
         kind: create_plugin(name, kind=kind, directory=where) for kind, name in NAMES.items()
     }
-    dists = [c.name.dist for c in created.values()]
-    _uv("install", "--no-deps", "--reinstall", *(str(c.root) for c in created.values()))
-    importlib.invalidate_caches()
-    try:
-        yield created
-    finally:
-        _uv("uninstall", *dists)
-        importlib.invalidate_caches()
+    subprocess.run(
+        [
+            str(BIN / "uv"),
+            "pip",
+            "install",
+            "--python",
+            sys.executable,
+            "--target",
+            str(site),
+            "--no-deps",
+            *(str(c.root) for c in created.values()),
+        ],
+        check=True,
+        capture_output=True,
+        text=True,
+    )
+    return created, site
+
+
+def _env(site: Path) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("PYTEST_")}
+    env["PYTHONPATH"] = os.pathsep.join(p for p in (str(site), env.get("PYTHONPATH")) if p)
+    return env
 
 
 # -- the generated package, installed ----------------------------------------------------------
 
 
 def test_feria_plugins_lists_every_new_plugin_with_its_example_hook(installed):
-    out = subprocess.run([str(BIN / "feria"), "plugins", "--json"], capture_output=True, text=True)
+    installed, site = installed
+    out = subprocess.run(
+        [str(BIN / "feria"), "plugins", "--json"], capture_output=True, text=True, env=_env(site)
+    )
     assert out.returncode == 0, out.stderr
     listed = {p["name"]: p for p in json.loads(out.stdout)}
     for kind, plugin in installed.items():
@@ -70,7 +84,8 @@ def test_feria_plugins_lists_every_new_plugin_with_its_example_hook(installed):
 
 
 def test_the_new_plugins_own_tests_pass(installed):
-    env = {k: v for k, v in os.environ.items() if not k.startswith("PYTEST_")}
+    installed, site = installed
+    env = _env(site)
     # SQLite only in the inner run: feria's fixtures on PostgreSQL are proven by this suite
     # itself, and a second PostgreSQL server for the inner run would cost seconds for nothing
     # new; what is checked here is that the generated tests pass with the installed plugins.

@@ -350,3 +350,59 @@ def sell(engine, pm, cash_session):
         )
 
     return _sell
+
+
+@dataclass
+class PrivateSite:
+    """A folder of packages installed for one test only (see ``install_plugin``)."""
+
+    path: Path
+
+    def env(self, **extra: str) -> dict[str, str]:
+        """The environment for a subprocess (``feria plugins``…) that should see them."""
+        env = dict(os.environ)
+        env["PYTHONPATH"] = os.pathsep.join(
+            p for p in (str(self.path), env.get("PYTHONPATH", "")) if p
+        )
+        env.update(extra)
+        return env
+
+
+@pytest.fixture
+def install_plugin(tmp_path_factory, monkeypatch):
+    """``install_plugin(path, ...)`` installs plugin packages (without dependencies) into a
+    private folder that only this test's process (and subprocesses given ``site.env()``)
+    can see, and returns the :class:`PrivateSite`.
+
+    Nothing is installed into the shared environment, so a deliberately broken plugin in
+    one test cannot break another test running at the same time.
+    """
+    import importlib
+    import subprocess
+    import sys
+
+    site = PrivateSite(tmp_path_factory.mktemp("site"))
+    before = set(sys.modules)
+
+    def _install(*paths: str | Path) -> PrivateSite:
+        uv = Path(sys.executable).parent / "uv"
+        if uv.exists():
+            cmd = [str(uv), "pip", "install", "--python", sys.executable, "--target"]
+        else:
+            cmd = [sys.executable, "-m", "pip", "install", "--quiet", "--target"]
+        subprocess.run(
+            [*cmd, str(site.path), "--no-deps", *map(str, paths)],
+            check=True,
+            capture_output=True,
+            text=True,
+        )
+        monkeypatch.syspath_prepend(str(site.path))
+        importlib.invalidate_caches()
+        return site
+
+    yield _install
+    for name in set(sys.modules) - before:
+        module = sys.modules.get(name)
+        if str(getattr(module, "__file__", "") or "").startswith(str(site.path)):
+            del sys.modules[name]
+    importlib.invalidate_caches()
