@@ -8,11 +8,12 @@ app with the demo logins listed on its home page.
 
 from __future__ import annotations
 
-import importlib
 import logging
+import sys
 import threading
 from collections.abc import Callable
 from contextlib import ExitStack
+from pathlib import Path
 
 import pluggy
 from sqlalchemy import Engine
@@ -24,39 +25,47 @@ def prepare(engine: Engine, pm: pluggy.PluginManager, echo: Callable[[str], None
     """Migrate and load the demo data; return the :class:`feria.demo.DemoInfo`."""
     from feria import migrate
     from feria.demo import load_demo
+    from feria.receipts import attach
 
     echo("migrating the database …")
     migrate.upgrade(engine, pm)
+    attach(engine, pm)  # the demo's sales queue their receipts like any other
     echo("loading the demo fair …")
     info = load_demo(engine, pm)
     pm.hook.feria_load_demo(engine=engine, pm=pm, fair_slug=info.fair_slug)
     return info
 
 
-def _optional(module: str):
+def _virtual_printer_module():
+    """The virtual printer lives in the checkout's ``hardware/`` folder (a developer's and
+    demo's tool, not part of the installed package)."""
     try:
-        return importlib.import_module(module)
-    except ModuleNotFoundError as exc:
-        if exc.name is None or not (module == exc.name or module.startswith(exc.name + ".")):
-            raise  # the module exists but something it needs is missing
-        return None
+        import feria_virtual_printer
+    except ImportError:
+        import feria
+
+        hardware = Path(feria.__file__).resolve().parents[2] / "hardware"
+        if not (hardware / "feria_virtual_printer").is_dir():
+            return None
+        sys.path.insert(0, str(hardware))
+        import feria_virtual_printer
+    return feria_virtual_printer
 
 
-def start_printing(stack: ExitStack, engine: Engine, pm, base_url: str, port: int, echo) -> None:
-    """The virtual printer on 127.0.0.1:``port`` and the spooler, when they are installed."""
-    vp = _optional("feria_virtual_printer") or _optional("hardware.virtual_printer")
-    if vp is not None and hasattr(vp, "start_server"):
-        try:
-            server = vp.start_server(host="127.0.0.1", port=port)
-        except OSError as exc:
-            echo(f"virtual printer not started ({exc}); a real printer may be listening")
-        else:
-            stack.callback(server.stop)
-            echo(f"virtual receipt printer listening on 127.0.0.1:{port}")
-    receipts = _optional("feria.receipts")
-    if receipts is not None and hasattr(receipts, "start_spooler"):
-        spooler = receipts.start_spooler(engine, pm, base_url)
-        stack.callback(spooler.stop)
+def start_printing(stack: ExitStack, port: int, echo: Callable[[str], None]) -> None:
+    """The virtual receipt printer the demo till T1 prints to, on 127.0.0.1:``port``."""
+    vp = _virtual_printer_module()
+    if vp is None:
+        echo("virtual printer not available (no hardware/ folder): receipts stay queued")
+        return
+    printer = vp.VirtualPrinter("127.0.0.1", port, paper="80mm", save_dir="var/receipts")
+    try:
+        printer.start()
+    except OSError as exc:
+        echo(f"virtual printer not started on port {port} ({exc}); a real one may be there")
+        return
+    stack.callback(printer.stop)
+    echo(f"virtual receipt printer on 127.0.0.1:{port}, receipts saved in var/receipts/")
 
 
 def run(
@@ -78,9 +87,9 @@ def run(
     info = prepare(engine, pm, echo)
     base_url = f"http://{host}:{port}"
     settings = Settings.from_env(base_url=base_url, demo_logins=info.logins)
-    app = create_app(engine, pm, settings=settings)
+    app = create_app(engine, pm, settings=settings)  # its lifespan runs the print spooler
     with ExitStack() as stack:
-        start_printing(stack, engine, pm, base_url, printer_port, echo)
+        start_printing(stack, printer_port, echo)
         echo(f"\n{info.fair_name} — {info.place}")
         echo(f"open {base_url}/ and log in as one of:")
         for line in logins_text(info):

@@ -204,3 +204,46 @@ def feria_load_demo(engine, pm, fair_slug):
 def feria_startup(engine, pm):
     """Called once when the app or the CLI starts, after migrations are checked; use it to
     check a plugin's own configuration and fail loudly at start rather than mid-sale."""
+
+
+# -- online orders paid through a payment provider ---------------------------------------------
+
+
+@hookspec(firstresult=True)
+def feria_record_paid_order(order_key, tenders, engine, pm):
+    """Record the sale of the online order ``order_key``, now paid with ``tenders``, and
+    return the :class:`feria.cashbox.sales.RecordedSale`; return ``None`` if the order is not
+    yours.
+
+    Called by an online payment method (a card processor's plugin) once the provider has
+    confirmed the payment in a verified notification, never on the shopper's word. ``tenders``
+    are :class:`feria.cashbox.sales.TenderRequest` objects whose ``reference`` names the payment
+    at the provider. The plugin that owns orders (the storefront) records them with
+    :func:`feria.cashbox.sales.record_sale` through ``engine`` and ``pm``, under
+    ``key=order_key``, the order's ``fair_id`` and its lines, as they were when it was placed.
+    A notification may come twice: called again with the same tenders, build the same lines,
+    and ``record_sale`` returns the first recording instead of a second sale. Raise a
+    :class:`feria.errors.FeriaError` to refuse (a cancelled order); the payment is then left
+    to a person, and the provider notifies again later.
+    """
+
+
+@hookspec
+def feria_online_payment_failed(order_key, method, reference, reason):
+    """Called when a payment by ``method`` for the online order ``order_key`` failed (a card
+    declined, a bank that refused to authenticate). No sale was recorded and no money moved:
+    keep the order unpaid so the shopper may try again. ``reference`` names the attempt at
+    the provider; ``reason`` is the provider's message, fit to show the shopper."""
+
+
+# -- web requests from other servers ------------------------------------------------------------
+
+
+@hookspec
+def feria_skip_csrf(scope):
+    """Return ``True`` to exempt the request ``scope`` (an ASGI scope) from the CSRF check.
+
+    Only for endpoints other servers call and that authenticate every request themselves, such
+    as a payment provider's signed webhooks (they carry no cookie nor form token); never for
+    a page or form a person uses. Any plugin answering ``True`` exempts the request.
+    """

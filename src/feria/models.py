@@ -12,6 +12,7 @@ from feria.cashbox.models import (
     Tender,
     Till,
 )
+from feria.cashbox.printjobs import QueuedPrintJob  # noqa: F401  (the print queue)
 from feria.catalogue.models import (
     Fair,
     Member,
@@ -23,6 +24,7 @@ from feria.catalogue.models import (
 )
 from feria.db import Base
 from feria.journal import JournalEntry, JournalHead
+from feria.orders_models import Order, OrderLine, OrderSettings  # noqa: F401  (online orders)
 
 metadata = Base.metadata
 

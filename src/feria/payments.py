@@ -24,6 +24,11 @@ if TYPE_CHECKING:
     from feria.money import Money
 
 
+SECRET_DATA_KEYS = frozenset({"pin", "password", "passcode", "cvc", "cvv", "secret"})
+"""Keys of a tender's ``data`` that hold a secret: the till sends them to the payment
+method, but they never enter the journal, not even inside a digest."""
+
+
 @dataclass(frozen=True, slots=True)
 class TenderInfo:
     """What a plugin is told about one tender: its method, amount, currency and data."""

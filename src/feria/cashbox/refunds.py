@@ -46,6 +46,7 @@ from feria.cashbox.sales import (
     commit_entry,
     fingerprint,
     payment_methods,
+    public_data,
     splits_with_members,
 )
 from feria.cashbox.split import TenderShare, split_sale
@@ -119,7 +120,9 @@ def refund_sale(
             "refund": sale_id,
             "session": session_id,
             "lines": sorted(line_nos) if line_nos is not None else None,
-            "tenders": [[t.method, t.amount, t.currency, t.reference, t.data] for t in tenders],
+            "tenders": [
+                [t.method, t.amount, t.currency, t.reference, public_data(t.data)] for t in tenders
+            ],
             "reason": reason,
         }
     )
@@ -164,7 +167,7 @@ def refund_sale(
         pay_back = tenders or [TenderRequest("cash", amount)]
         rule = db.get(RuleVersion, sale.rule_version_id)
         current_rule = rule  # rates for foreign tenders: the original sale's stated rates
-        body_tenders, shares = [], []
+        body_tenders, shares, tender_infos = [], [], []
         sinfo = SaleInfo(
             fair=fair, total=Money(-amount, fair.currency), key=key, kind="refund", sale_id=sale_id
         )
@@ -198,6 +201,7 @@ def refund_sale(
             tinfo = TenderInfo(
                 method=method.code, amount=money, data=dict(t.data), reference=t.reference
             )
+            tender_infos.append(tinfo)
             try:
                 auth = method.refund(tinfo, sinfo)
             except Exception as exc:
@@ -263,7 +267,9 @@ def refund_sale(
             "reason": reason,
         }
         state["fair"] = fair
-        return commit_entry(db, "refund", refund_body, now, locked)
+        recorded = commit_entry(db, "refund", refund_body, now, locked)
+        pm.hook.feria_sale_writing(db=db, sale=recorded, tenders=tender_infos)
+        return recorded
 
     recorded, fresh = _run(engine, key, fp, work)
     if fresh:
@@ -318,6 +324,7 @@ def void_sale(
             kind="void",
             sale_id=sale_id,
         )
+        tender_infos = []
         for t in body["tenders"]:
             method = methods.get(t["method"])
             money = Money(t["applied"], t["currency"])
@@ -326,12 +333,11 @@ def void_sale(
                     f"payment method {t['method']!r} is no longer offered; it cannot be voided",
                     field="tenders",
                 )
-            auth = method.refund(
-                TenderInfo(
-                    method=method.code, amount=money, data=t["data"], reference=t["reference"]
-                ),
-                sinfo,
+            tinfo = TenderInfo(
+                method=method.code, amount=money, data=t["data"], reference=t["reference"]
             )
+            tender_infos.append(tinfo)
+            auth = method.refund(tinfo, sinfo)
             if not auth.approved:
                 raise PaymentRefused(
                     f"{method.name or method.code} refused: {auth.reason or 'no reason given'}",
@@ -373,7 +379,9 @@ def void_sale(
             "reason": reason,
         }
         state["fair"] = fair
-        return commit_entry(db, "void", void_body, now, locked)
+        recorded = commit_entry(db, "void", void_body, now, locked)
+        pm.hook.feria_sale_writing(db=db, sale=recorded, tenders=tender_infos)
+        return recorded
 
     recorded, fresh = _run(engine, key, fp, work)
     if fresh:

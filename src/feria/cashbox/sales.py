@@ -52,7 +52,7 @@ from feria.catalogue.models import (
 from feria.catalogue.rules import rule_in_force
 from feria.db import read_session, write_session
 from feria.money import Money, MoneyError, convert, currency, line_total
-from feria.payments import PaymentMethod, SaleInfo, TenderInfo
+from feria.payments import SECRET_DATA_KEYS, PaymentMethod, SaleInfo, TenderInfo
 
 MAX_LINES = 500
 MAX_TENDERS = 20
@@ -108,8 +108,16 @@ class RecordedSale:
 # -- request fingerprint -------------------------------------------------------------------
 
 
+def public_data(data: dict[str, Any]) -> dict[str, Any]:
+    """Tender data without its secrets (see :data:`feria.payments.SECRET_DATA_KEYS`)."""
+    return {k: v for k, v in data.items() if k.lower() not in SECRET_DATA_KEYS}
+
+
 def fingerprint(payload: dict[str, Any]) -> str:
-    """A digest of what the till asked for, to tell a resend from a different sale."""
+    """A digest of what the till asked for, to tell a resend from a different sale.
+
+    It is stored in the journal, so it never covers a secret (a PIN would be found back by
+    trying the 10,000 of them): tender data goes in through :func:`public_data`."""
     raw = json.dumps(payload, sort_keys=True, separators=(",", ":"), default=str)
     return hashlib.sha256(raw.encode()).hexdigest()
 
@@ -135,7 +143,9 @@ def _request_payload(
             ]
             for ln in lines
         ],
-        "tenders": [[t.method, t.amount, t.currency, t.reference, t.data] for t in tenders],
+        "tenders": [
+            [t.method, t.amount, t.currency, t.reference, public_data(t.data)] for t in tenders
+        ],
     }
 
 
@@ -239,11 +249,13 @@ def _quantity(raw: Decimal | str | int, index: int) -> Decimal:
         raise InvalidLine(f"{raw!r} is not a quantity", field=f"lines[{index}].quantity") from exc
     if not q.is_finite() or q <= 0 or q > 1_000_000:
         raise InvalidLine("expected a quantity greater than 0", field=f"lines[{index}].quantity")
-    if q.as_tuple().exponent < -3:
+    if q != q.quantize(Decimal("0.001")):
         raise InvalidLine(
             "expected at most 3 decimals (grams of a kilo)", field=f"lines[{index}].quantity"
         )
-    return q.normalize() if q == q.to_integral_value() else q
+    # One spelling per quantity ("1.2350" and "1.235" are the same weight).
+    q = q.normalize()
+    return q.quantize(Decimal(1)) if q == q.to_integral_value() else q
 
 
 def _next_sale_id(db: Session) -> int:
@@ -672,6 +684,12 @@ def _record(
             )
         rate = _rate(rule, fair, code, f"{f}.currency")
         value = _value(amount, rate, fair)
+        if method.gives_change and session_id is None:
+            raise InvalidTender(
+                f"{method.name or method.code} is taken at a till: an order paid in cash is "
+                "handed over and paid at the caja común, in a cash session",
+                field=f"{f}.method",
+            )
         if not method.gives_change and value > max(due, 0):
             raise Overpayment(
                 f"{method.name or method.code} cannot pay more than is due "

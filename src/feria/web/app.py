@@ -6,6 +6,7 @@ static files behind the session, CSRF and error handling, on one migrated databa
 
 from __future__ import annotations
 
+import contextlib
 import logging
 from pathlib import Path
 
@@ -24,7 +25,7 @@ from feria.catalogue.models import Fair, Network
 from feria.db import read_session
 from feria.errors import FeriaError
 from feria.migrate import ensure_migrated
-from feria.web import api, openapi, pages
+from feria.web import api, backoffice, live, openapi, pages, pos, producer, public
 from feria.web.auth import API_PREFIX, LoginThrottle
 from feria.web.errorpages import csrf_failed, exception_handlers
 from feria.web.settings import Settings
@@ -122,6 +123,11 @@ def create_app(
 
     routes: list[BaseRoute] = [
         *pages.routes,
+        *pos.routes,
+        *backoffice.routes,
+        *live.routes,
+        *producer.routes,
+        *public.routes,
         *api.routes,
         Route("/api/openapi.json", openapi_json, methods=["GET"], name="openapi"),
         *_collect(pm.hook.feria_routes()),
@@ -145,10 +151,27 @@ def create_app(
             send_csrf_failed=csrf_failed,
         ),
     ]
+
+    @contextlib.asynccontextmanager
+    async def lifespan(app: Starlette):
+        # Receipts print off the sale's path: a spooler thread per app process prints what
+        # the sales queued (several processes share the queue safely).
+        spooler = None
+        if settings.print_spooler:
+            from feria.receipts import start_spooler
+
+            spooler = start_spooler(engine, pm, settings.base_url)
+        try:
+            yield
+        finally:
+            if spooler is not None:
+                spooler.stop()
+
     app = Starlette(
         routes=routes,
         middleware=middleware,
         exception_handlers=exception_handlers,
+        lifespan=lifespan,
     )
     app.state.feria = state
     return app

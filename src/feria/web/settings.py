@@ -69,6 +69,9 @@ class Settings:
     """Where failed logins are counted; ``redis://…`` shares the count between processes."""
     debug: bool = False
     secret_generated: bool = False
+    print_spooler: bool = True
+    """Run the receipt print spooler in this process (``FERIA_PRINT_SPOOLER=0`` turns it
+    off, e.g. for a process that only serves the storefront)."""
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "demo_logins", _demo_logins(self.demo_logins))
@@ -102,6 +105,7 @@ class Settings:
             "rate_limit_storage": env.get("FERIA_RATE_LIMIT_STORAGE", "").strip()
             or cls.rate_limit_storage,
             "debug": _flag(env.get("FERIA_DEBUG")),
+            "print_spooler": _flag(env.get("FERIA_PRINT_SPOOLER", "1")),
         }
         values.update(overrides)
         return cls(**values)

@@ -1,0 +1,117 @@
+"""An account's statement: its movements with a running balance, and as CSV."""
+
+from __future__ import annotations
+
+import csv
+import datetime as dt
+import io
+from dataclasses import dataclass, field
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from feria.money import Money
+from feria_social_currency.ledger import account, currency_row
+from feria_social_currency.models import (
+    Account,
+    Movement,
+)
+
+
+@dataclass(frozen=True, slots=True)
+class StatementLine:
+    at: dt.datetime
+    seq: int
+    kind: str
+    counterparty: str
+    reference: str
+    amount: Money  # signed: positive received, negative paid
+    balance: Money
+
+
+@dataclass(frozen=True, slots=True)
+class Statement:
+    """An account's movements between two times, with opening and closing balances."""
+
+    number: str
+    name: str
+    code: str
+    opening: Money
+    closing: Money
+    lines: list[StatementLine] = field(default_factory=list)
+
+    def to_csv(self) -> str:
+        """The statement as CSV (amounts in major units with a ``.`` decimal point)."""
+        out = io.StringIO()
+        w = csv.writer(out, lineterminator="\n")
+        w.writerow(
+            ["date", "entry", "kind", "counterparty", "reference", "amount", "balance", "currency"]
+        )
+        w.writerow(["", "", "opening", "", "", "", str(self.opening.decimal), self.code])
+        for ln in self.lines:
+            w.writerow(
+                [
+                    ln.at.isoformat(sep=" ", timespec="seconds"),
+                    ln.seq,
+                    ln.kind,
+                    ln.counterparty,
+                    ln.reference,
+                    str(ln.amount.decimal),
+                    str(ln.balance.decimal),
+                    self.code,
+                ]
+            )
+        w.writerow(["", "", "closing", "", "", "", str(self.closing.decimal), self.code])
+        return out.getvalue()
+
+
+def statement(
+    db: Session,
+    number: str,
+    *,
+    since: dt.datetime | None = None,
+    until: dt.datetime | None = None,
+) -> Statement:
+    """Account ``number``'s statement from ``since`` to ``until`` (both optional)."""
+    acct = account(db, number)
+    cur = currency_row(db, acct.code)
+    names = dict(
+        db.execute(select(Account.id, Account.number).where(Account.code == cur.code)).all()
+    )
+    q = (
+        select(Movement)
+        .where((Movement.to_account == acct.id) | (Movement.from_account == acct.id))
+        .order_by(Movement.seq, Movement.id)
+    )
+    running = 0
+    lines = []
+    opening = 0
+    for m in db.scalars(q):
+        signed = m.amount if m.to_account == acct.id else -m.amount
+        if since is not None and m.at < since:
+            opening += signed
+            running += signed
+            continue
+        if until is not None and m.at >= until:
+            break
+        running += signed
+        other = names[m.from_account if m.to_account == acct.id else m.to_account]
+        ref = (
+            f"sale {m.sale_id}"
+            if m.sale_id is not None
+            else f"payout {m.payout_id}"
+            if m.payout_id is not None
+            else ""
+        )
+        if m.voucher:
+            ref = f"{ref} voucher {m.voucher}".strip()
+        if m.note:
+            ref = f"{ref} {m.note}".strip()
+        lines.append(
+            StatementLine(
+                m.at, m.seq, m.kind, other, ref, Money(signed, cur.code), Money(running, cur.code)
+            )
+        )
+    return Statement(
+        acct.number, acct.name, cur.code, Money(opening, cur.code), Money(running, cur.code), lines
+    )
