@@ -45,12 +45,17 @@ def main(ctx: click.Context, database: str | None) -> None:
 
 
 def engine_from(ctx: click.Context, *, migrated: bool = True):
+    """The engine for ``--database``; with ``migrated``, refuse an unmigrated database and
+    start the plugins on it (``feria_startup``), as the web app does."""
     from feria.db import make_engine
     from feria.migrate import ensure_migrated
+    from feria.plugins import get_plugin_manager
 
     engine = make_engine(ctx.obj.get("database"))
     if migrated:
-        ensure_migrated(engine)
+        pm = get_plugin_manager()
+        ensure_migrated(engine, pm)
+        pm.hook.feria_startup(engine=engine, pm=pm)
     return engine
 
 
