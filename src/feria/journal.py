@@ -162,6 +162,10 @@ _MOVE_HEAD = (
 )
 
 
+_HEAD = select(JournalHead.seq, JournalHead.hash).where(JournalHead.id == 1)
+_HEAD_FOR_UPDATE = _HEAD.with_for_update()
+
+
 def lock_head(db: Session) -> Head:
     """Take the append lock and return the current head.
 
@@ -169,10 +173,8 @@ def lock_head(db: Session) -> Head:
     append, which is also what makes receipt numbers (``max + 1``) safe to assign.
     """
     conn = db.connection()
-    head_q = select(JournalHead.seq, JournalHead.hash).where(JournalHead.id == 1)
     postgres = conn.dialect.name == "postgresql"
-    if postgres:
-        head_q = head_q.with_for_update()
+    head_q = _HEAD_FOR_UPDATE if postgres else _HEAD
     row = conn.execute(head_q).first()
     if row is None:
         # First entry ever: the migration created the row, but be safe on a bare schema.

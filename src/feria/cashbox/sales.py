@@ -176,6 +176,18 @@ _SESSION = select(
     CashSession.cashier_id,
     CashSession.closed_at,
 ).where(CashSession.id == bindparam("id"))
+# A till's sale reads its session and its fair in one statement.
+_SESSION_FAIR = (
+    select(
+        CashSession.id.label("session_id"),
+        CashSession.till_id.label("session_till_id"),
+        CashSession.cashier_id.label("session_cashier_id"),
+        CashSession.closed_at.label("session_closed_at"),
+        Fair.__table__,
+    )
+    .join(Fair, Fair.id == CashSession.fair_id)
+    .where(CashSession.id == bindparam("id"))
+)
 _FAIR = select(Fair.__table__).where(Fair.id == bindparam("id"))
 _NEXT_SALE = select(func.max(Sale.id))
 _PRODUCTS = (
@@ -461,6 +473,14 @@ def _sale_for_hooks(engine: Engine, sale_id: int) -> Sale:
         return sale
 
 
+@dataclass(frozen=True, slots=True)
+class _SessionRow:
+    id: int
+    fair_id: int
+    till_id: int
+    cashier_id: int
+
+
 def _open_session(db: Session, session_id: int):
     cs = db.connection().execute(_SESSION, {"id": session_id}).first()
     if cs is None:
@@ -639,8 +659,24 @@ def _record(
     till_id = None
     conn = db.connection()
     if session_id is not None:
-        cs = _open_session(db, session_id)
-        fair = Fair(**conn.execute(_FAIR, {"id": cs.fair_id}).one()._mapping)
+        row = conn.execute(_SESSION_FAIR, {"id": session_id}).first()
+        if row is None:
+            raise SessionNotFound(f"there is no cash session {session_id}", field="session")
+        if row.session_closed_at is not None:
+            raise SessionClosed(
+                f"cash session {session_id} was closed at {row.session_closed_at:%H:%M}; "
+                "open a new one",
+                field="session",
+            )
+        fields = dict(row._mapping)
+        cs = _SessionRow(
+            fields.pop("session_id"),
+            fields["id"],
+            fields.pop("session_till_id"),
+            fields.pop("session_cashier_id"),
+        )
+        del fields["session_closed_at"]
+        fair = Fair(**fields)
         till_id = cs.till_id
         if fair_id is not None and fair_id != fair.id:
             raise InvalidTender("the session belongs to another fair", field="fair")
