@@ -9,6 +9,7 @@ app with the demo logins listed on its home page.
 from __future__ import annotations
 
 import logging
+import os
 import sys
 import threading
 from collections.abc import Callable
@@ -68,6 +69,21 @@ def start_printing(stack: ExitStack, port: int, echo: Callable[[str], None]) -> 
     echo(f"virtual receipt printer on 127.0.0.1:{port}, receipts saved in var/receipts/")
 
 
+def start_card_stand_in(stack: ExitStack, base_url: str, echo: Callable[[str], None]) -> None:
+    """Card payments in the demo go to a local stand-in of Stripe (no card is charged),
+    unless real Stripe keys are configured."""
+    try:
+        from feria_stripe import testing
+    except ImportError:
+        return
+    if os.environ.get("FERIA_STRIPE_SECRET_KEY"):
+        return
+    local = testing.start_for_demo(base_url)
+    stack.callback(local.stop)
+    os.environ.update(local.env())
+    echo(f"card payments go to a local stand-in of Stripe at {local.url}: no card is charged")
+
+
 def run(
     engine: Engine,
     pm: pluggy.PluginManager,
@@ -87,8 +103,9 @@ def run(
     info = prepare(engine, pm, echo)
     base_url = f"http://{host}:{port}"
     settings = Settings.from_env(base_url=base_url, demo_logins=info.logins)
-    app = create_app(engine, pm, settings=settings)  # its lifespan runs the print spooler
     with ExitStack() as stack:
+        start_card_stand_in(stack, base_url, echo)
+        app = create_app(engine, pm, settings=settings)  # its lifespan runs the print spooler
         start_printing(stack, printer_port, echo)
         echo(f"\n{info.fair_name} — {info.place}")
         echo(f"open {base_url}/ and log in as one of:")

@@ -73,6 +73,16 @@ def _collect(results) -> list:
     return [item for answer in results for item in (answer or ())]
 
 
+def _skip_csrf(pm: pluggy.PluginManager):
+    """The API (bearer tokens, no cookies) and whatever a plugin exempts: requests from other
+    servers that authenticate themselves, like a payment provider's signed webhooks."""
+
+    def skip(scope) -> bool:
+        return scope["path"].startswith(API_PREFIX) or any(pm.hook.feria_skip_csrf(scope=scope))
+
+    return skip
+
+
 def _static_routes(settings: Settings, theme: str, plugin_static) -> list[BaseRoute]:
     routes: list[BaseRoute] = []
     for name, directory in plugin_static:
@@ -146,7 +156,7 @@ def create_app(
             asgi_csrf,
             signing_secret=settings.secret_key,
             always_protect=_EveryPageButApi(),
-            skip_if_scope=lambda scope: scope["path"].startswith(API_PREFIX),
+            skip_if_scope=_skip_csrf(pm),
             cookie_secure=settings.https_only,
             send_csrf_failed=csrf_failed,
         ),
