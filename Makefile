@@ -44,12 +44,12 @@ SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 # is a shell test that succeeds when it is already present, so nothing is
 # installed (and no sudo is needed) on a machine that has everything.
 #
-# To add the browser tests' headless Chromium later, append `chromium` to
-# TEST_APT_PACKAGES and uncomment its check below.
+# The browser tests (tests/browser) drive Debian's headless Chromium through
+# Playwright's Python package; Playwright's own browser downloads are never used.
 # ---------------------------------------------------------------------------
-TEST_APT_PACKAGES := postgresql
+TEST_APT_PACKAGES := postgresql chromium
 TEST_APT_CHECK_postgresql := compgen -G '/usr/lib/postgresql/*/bin/initdb' >/dev/null
-# TEST_APT_CHECK_chromium := command -v chromium >/dev/null
+TEST_APT_CHECK_chromium := command -v chromium >/dev/null
 
 .PHONY: help
 help: ## Show this list of targets
@@ -95,7 +95,7 @@ lock: $(UV) ## Re-resolve requirements.lock from pyproject.toml files (LOCK_ARGS
 # --- system packages --------------------------------------------------------
 
 .PHONY: system-deps-test
-system-deps-test: ## Install the Debian packages the tests need (PostgreSQL server) if missing
+system-deps-test: ## Install the Debian packages the tests need (PostgreSQL, Chromium) if missing
 	@missing=""; \
 	$(foreach pkg,$(TEST_APT_PACKAGES),if ! ( $(or $(TEST_APT_CHECK_$(pkg)),dpkg -s $(pkg) >/dev/null 2>&1) ); then missing="$$missing $(pkg)"; fi;) \
 	if [ -n "$$missing" ]; then \

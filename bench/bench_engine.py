@@ -53,7 +53,11 @@ def _setup(path: Path):
         )
         p1 = add_producer(db, net, code="P01", name="Honey")
         p7 = add_producer(
-            db, net, code="P07", name="Coop", kind="cooperative",
+            db,
+            net,
+            code="P07",
+            name="Coop",
+            kind="cooperative",
             members=[("Ana", 6000), ("Luis", 4000)],
         )
         join_fair(db, fair, p1)
@@ -80,8 +84,12 @@ def _engine_run(engine, pm, session_id, honey, scarf, offset: int) -> float:
     started = time.perf_counter()
     for i in range(N_SALES):
         record_sale(
-            engine, pm, key=f"bench-{offset + i:08d}", session_id=session_id,
-            lines=lines, tenders=tenders,
+            engine,
+            pm,
+            key=f"bench-{offset + i:08d}",
+            session_id=session_id,
+            lines=lines,
+            tenders=tenders,
         )
     return time.perf_counter() - started
 
@@ -121,21 +129,62 @@ def _baseline_run(path: Path, rows: list[tuple], offset: int) -> float:
             "INSERT INTO sales (id, kind, fair_id, session_id, user_id, refers_to, "
             "idempotency_key, fingerprint, rule_version_id, currency, total, at, seq) "
             "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-            (sid, kind, b["fair"], b["session"], b["user"], None, f"raw-{offset}-{n}",
-             b["fingerprint"], b["rule"], b["currency"], b["total"], at, seq),
+            (
+                sid,
+                kind,
+                b["fair"],
+                b["session"],
+                b["user"],
+                None,
+                f"raw-{offset}-{n}",
+                b["fingerprint"],
+                b["rule"],
+                b["currency"],
+                b["total"],
+                at,
+                seq,
+            ),
         )
         con.executemany(
             "INSERT INTO sale_lines (sale_id, line_no, producer_id, product_id, description, "
             "quantity, unit, unit_price, total, refers_line) VALUES (?,?,?,?,?,?,?,?,?,?)",
-            [(sid, ln["no"], ln["producer"], ln["product"], ln["description"], ln["quantity"],
-              ln["unit"], ln["unit_price"], ln["total"], None) for ln in b["lines"]],
+            [
+                (
+                    sid,
+                    ln["no"],
+                    ln["producer"],
+                    ln["product"],
+                    ln["description"],
+                    ln["quantity"],
+                    ln["unit"],
+                    ln["unit_price"],
+                    ln["total"],
+                    None,
+                )
+                for ln in b["lines"]
+            ],
         )
         con.executemany(
             "INSERT INTO tenders (sale_id, tender_no, method, currency, amount, change, applied,"
             " rate, value, fee, in_drawer, reference, data) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?)",
-            [(sid, t["no"], t["method"], t["currency"], t["amount"], t["change"], t["applied"],
-              t["rate"], t["value"], t["fee"], t["in_drawer"], t["reference"],
-              json.dumps(t["data"])) for t in b["tenders"]],
+            [
+                (
+                    sid,
+                    t["no"],
+                    t["method"],
+                    t["currency"],
+                    t["amount"],
+                    t["change"],
+                    t["applied"],
+                    t["rate"],
+                    t["value"],
+                    t["fee"],
+                    t["in_drawer"],
+                    t["reference"],
+                    json.dumps(t["data"]),
+                )
+                for t in b["tenders"]
+            ],
         )
         con.executemany(
             "INSERT INTO splits (sale_id, tender_no, producer_id, currency, gross, withheld, "

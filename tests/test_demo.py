@@ -113,8 +113,13 @@ def test_load_creates_the_demo_fair(engine, demo_pm):
         barcodes = [p.barcode for p in products if p.barcode]
         assert len(barcodes) >= 10
         for code in barcodes:
-            assert code.startswith("780") and len(code) == 13
-            assert ean.is_valid(code)
+            assert len(code) == 13 and ean.is_valid(code)
+            # Chilean product codes, or a scale label's base code for a weighed product.
+            assert code.startswith("780") or (
+                code.startswith("2") and code.endswith("00000", 0, 12)
+            )
+        weighed_by_label = [p for p in products if p.barcode and p.barcode.startswith("2")]
+        assert weighed_by_label and all(p.unit in ("kg", "g", "l") for p in weighed_by_label)
         assert any(p.stock is not None for p in products)
         assert len({p.category for p in products}) >= 9
 

@@ -13,6 +13,7 @@ tills never deadlock upgrading a read lock, they simply queue.
 from __future__ import annotations
 
 import os
+import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -88,10 +89,34 @@ def writer(engine: Engine) -> Engine:
     return engine
 
 
+_writer_locks: dict[str, threading.RLock] = {}
+_writer_locks_guard = threading.Lock()
+
+
+def _writer_lock(engine: Engine) -> threading.RLock | None:
+    """One lock per SQLite database in this process.
+
+    SQLite lets one writer in at a time and makes the others poll, sleeping up to 100 ms
+    between tries in no particular order, so under load some tills would wait seconds.
+    Queueing this process's writers on a lock instead hands the database over as soon as
+    it is free; other processes still meet SQLite's busy timeout.
+    """
+    if not is_sqlite(engine):
+        return None
+    key = str(engine.url)
+    with _writer_locks_guard:
+        return _writer_locks.setdefault(key, threading.RLock())
+
+
 @contextmanager
 def write_session(engine: Engine) -> Iterator[Session]:
     """A session for one write transaction: committed on success, rolled back on error."""
-    with Session(writer(engine), expire_on_commit=False) as session, session.begin():
+    lock = _writer_lock(engine)
+    if lock is None:
+        with Session(writer(engine), expire_on_commit=False) as session, session.begin():
+            yield session
+        return
+    with lock, Session(writer(engine), expire_on_commit=False) as session, session.begin():
         yield session
 
 

@@ -132,6 +132,16 @@ EAN_PREFIX = "780"  # GS1 Chile
 EAN_COMPANY = "1225"  # a made-up company number for the demo's own labels
 
 
+def scale_barcode(item_no: int) -> str:
+    """The base code of a scale label (GS1 variable measure: 2, the item, the weight zeroed).
+
+    The fair's scale prints ``2 IIIIII WWWWW C`` with the weight in grams; the till reads the
+    weight out of the label, so a weighed item is rung up with one scan.
+    """
+    base = f"2{item_no:06d}00000"
+    return base + ean.calc_check_digit(base)
+
+
 def demo_barcode(producer_no: int, item_no: int) -> str:
     """A valid EAN-13 for a demo product: 780 (Chile), a company number, the item."""
     base = f"{EAN_PREFIX}{EAN_COMPANY}{producer_no:02d}{item_no:03d}"
@@ -146,6 +156,7 @@ class DemoProduct:
     category: str
     unit: str = "piece"
     ean_item: int | None = None  # makes a barcode with demo_barcode(producer, item)
+    scale_item: int | None = None  # a weighed product's scale-label code (scale_barcode)
     stock: int | None = None
     description: str = ""
 
@@ -186,6 +197,7 @@ PRODUCERS: tuple[DemoProducer, ...] = (
                 "Miel",
                 unit="kg",
                 description="Traiga su frasco: se vende al peso.",
+                scale_item=1,
             ),
             P("MIEL-500", "Miel multifloral 500 g", 5_500, "Miel", ean_item=1, stock=40),
             P("MIEL-CREM-250", "Miel cremosa 250 g", 3_500, "Miel", ean_item=2),
@@ -429,7 +441,7 @@ USERS: tuple[tuple[str, str, str, str, str | None], ...] = (
     ("cajera", "cashier", "Daniela Reyes (cajera)", "/pos", None),
     ("productor", "producer", "Rosa Huenchumilla (Miel Los Quillayes)", "/producer", "P01"),
     ("cooperativa", "producer", "Cooperativa Textil La Esperanza", "/producer", "P07"),
-    ("compradora", "shopper", "Sofía Ramírez (compradora)", "/", None),
+    ("compradora", "shopper", "Sofía Ramírez (compradora)", "/shop", None),
 )
 CASHIER = "cajera"
 
@@ -620,7 +632,11 @@ def _ensure_producer(db: Session, network: Network, fair: Fair, spec: DemoProduc
             price=item.price,
             currency_code=CURRENCY,
             unit=item.unit,
-            barcode=demo_barcode(spec.number, item.ean_item) if item.ean_item else None,
+            barcode=demo_barcode(spec.number, item.ean_item)
+            if item.ean_item
+            else scale_barcode(item.scale_item)
+            if item.scale_item
+            else None,
             stock=item.stock,
             description=item.description,
             category=item.category,

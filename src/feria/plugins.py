@@ -26,7 +26,12 @@ ENTRY_POINT_GROUP = "feria"
 
 # feria's own behaviour that is built on its hooks, datasette-style: these modules implement
 # hooks exactly as an outside plugin would, and can be blocked like one.
-DEFAULT_PLUGINS: tuple[str, ...] = ("feria.receipts",)
+DEFAULT_PLUGINS: tuple[str, ...] = (
+    "feria.receipts",
+    "feria.orders",
+    "feria.web.storefront",
+    "feria.web.backoffice",
+)
 
 
 class PluginError(FeriaError):
@@ -68,13 +73,7 @@ def get_plugin_manager(
     for module_name in DEFAULT_PLUGINS:
         if pm.is_blocked(module_name):
             continue
-        try:
-            module = importlib.import_module(module_name)
-        except ModuleNotFoundError as exc:
-            if exc.name != module_name:
-                raise
-            continue  # a default plugin not written yet
-        _register(pm, module, module_name)
+        _register(pm, importlib.import_module(module_name), module_name)
     for plugin in extra:
         _register(pm, plugin, getattr(plugin, "__name__", None))
     if load_entry_points:

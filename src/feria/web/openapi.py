@@ -257,6 +257,49 @@ SCHEMAS: dict[str, Any] = {
             "acknowledged_by": NULLABLE_INT,
         },
     },
+    "Order": {
+        "type": "object",
+        "description": "An online order as the till shows it; `due` is what is left to pay at "
+        "pickup (0 when it was paid online), `sale` the sale that paid it.",
+        "properties": {
+            "id": INT,
+            "fair": INT,
+            "status": {
+                "type": "string",
+                "enum": ["pending_payment", "paid", "ready", "handed_over", "cancelled"],
+            },
+            "prepaid": {"type": "boolean"},
+            "payment": {**TEXT, "description": "`at_pickup` or an online method's code"},
+            "fulfilment": {"type": "string", "enum": ["pickup", "delivery"]},
+            "name": TEXT,
+            "email": TEXT,
+            "phone": TEXT,
+            "address": TEXT,
+            "note": TEXT,
+            "currency": CURRENCY,
+            "subtotal": MINOR,
+            "delivery_fee": MINOR,
+            "total": MINOR,
+            "due": MINOR,
+            "sale": NULLABLE_INT,
+            "created_at": TIME,
+            "cycle_closes_at": {"type": ["string", "null"], "format": "date-time"},
+            "lines": {"type": "array", "items": FREE_OBJECT},
+            "sale_recorded": {
+                "description": "after a hand-over: the sale recorded now, or null",
+                "oneOf": [_ref("Sale"), {"type": "null"}],
+            },
+        },
+    },
+    "OrderList": _obj(
+        ["fair", "orders"], fair=TEXT, orders={"type": "array", "items": _ref("Order")}
+    ),
+    "HandOverRequest": _obj(
+        [],
+        session={**POSITIVE, "description": "the cashier's open cash session (if not prepaid)"},
+        tenders={"type": "array", "items": _ref("TenderRequest"), "maxItems": 20},
+    ),
+    "OrderCancel": _obj([], reason=TEXT),
     "JournalHead": _obj(["seq", "hash"], seq=INT, hash=TEXT),
     "JournalPage": {
         "type": "object",
@@ -501,6 +544,50 @@ def paths() -> dict[str, Any]:
                 ],
                 problems=(401, 403, 422),
                 roles="organizer",
+            )
+        },
+        "/api/v1/fairs/{slug}/orders": {
+            "get": _op(
+                "Online orders the fair's caja común can hand over now, oldest first",
+                response="OrderList",
+                params=slug,
+                problems=(401, 403, 404),
+                roles="cashier, organizer",
+            )
+        },
+        "/api/v1/orders/{id}": {
+            "get": _op("An online order", response="Order", params=sid, roles="cashier, organizer")
+        },
+        "/api/v1/orders/{id}/ready": {
+            "post": _op(
+                "The order's goods are gathered at the caja común",
+                response="Order",
+                params=sid,
+                problems=(400, 401, 403, 404, 409),
+                roles="cashier, organizer",
+            )
+        },
+        "/api/v1/orders/{id}/hand-over": {
+            "post": _op(
+                "Hand the order over; if not prepaid, record its sale with these tenders "
+                "(under the order's own idempotency key: a resend records nothing twice)",
+                ok=201,
+                request="HandOverRequest",
+                response="Order",
+                params=sid,
+                problems=(400, 401, 403, 404, 409, 422),
+                roles="cashier, organizer",
+                extra={"200": {"description": "handed over; no sale recorded by this call"}},
+            )
+        },
+        "/api/v1/orders/{id}/cancel": {
+            "post": _op(
+                "Cancel an unpaid order and give its stock back",
+                request="OrderCancel",
+                response="Order",
+                params=sid,
+                problems=(400, 401, 403, 404, 409, 422),
+                roles="cashier, organizer",
             )
         },
         "/api/openapi.json": {
