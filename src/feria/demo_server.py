@@ -66,7 +66,8 @@ def start_printing(stack: ExitStack, port: int, echo: Callable[[str], None]) -> 
         echo(f"virtual printer not started on port {port} ({exc}); a real one may be there")
         return
     stack.callback(printer.stop)
-    echo(f"virtual receipt printer on 127.0.0.1:{port}, receipts saved in var/receipts/")
+    os.environ.setdefault("FERIA_VIRTUAL_RECEIPTS_DIR", str(Path("var/receipts").resolve()))
+    echo(f"virtual receipt printer on 127.0.0.1:{port}; see /backoffice/printed")
 
 
 def start_card_stand_in(stack: ExitStack, base_url: str, echo: Callable[[str], None]) -> None:

@@ -1,14 +1,16 @@
-"""Fixtures for driving the real web app with Starlette's TestClient, on both databases."""
+"""Fixtures for driving the real web app with Starlette's TestClient, on both databases.
+
+Built on the test kit (``feria.testing.plugin``): its ``client``, ``client_as`` and
+``api_as`` run on the ``app`` made here (with the cash plugin and the ``fair``).
+"""
 
 from __future__ import annotations
 
 import uuid
 
 import pytest
-from starlette.testclient import TestClient
 
-from feria.accounts import User, create_token
-from feria.db import write_session
+from feria.testing.clients import make_token
 from feria.web.app import create_app
 from feria.web.settings import Settings
 
@@ -47,18 +49,11 @@ def app(engine, web_pm, fair, settings):
 
 
 @pytest.fixture
-def client(app):
-    with TestClient(app, base_url="http://testserver") as c:
-        yield c
-
-
-@pytest.fixture
 def token(engine, fair):
     """``token(role)``: a bearer token for the fair's user of that role."""
 
     def _token(role: str) -> str:
-        with write_session(engine) as db:
-            return create_token(db, db.get(User, fair.users[role]), name=f"test {role}")
+        return make_token(engine, fair.users[role], name=f"test {role}")
 
     return _token
 

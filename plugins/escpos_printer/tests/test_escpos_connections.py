@@ -5,7 +5,7 @@ serial and device-file printers go through python-escpos too."""
 from __future__ import annotations
 
 import pytest
-from conftest import URL, sample_receipt
+from escpos_samples import URL, sample_receipt
 from feria_escpos_printer import EscposPrinter, InvalidPrinterSettings
 
 from feria.printing import PrinterOffline, PrinterOutOfPaper, PrinterTimeout, PrintJob

@@ -6,7 +6,7 @@ from __future__ import annotations
 import re
 
 import pytest
-from conftest import URL, sample_receipt
+from escpos_samples import URL, sample_receipt
 from feria_escpos_printer import EscposPrinter, feria_receipt_printer
 from feria_escpos_printer.layout import render
 from feria_escpos_printer.paper import UnknownPaperProfile, load_profile

@@ -1,5 +1,6 @@
 """Fixtures for the Stripe plugin's tests, built on feria's public ones (``engine``, ``pm``,
-``fair``), so every test that touches the database runs on SQLite and on PostgreSQL.
+``fair``, ``local_stripe``), so every test that touches the database runs on SQLite and on
+PostgreSQL.
 
 Nothing is mocked: the plugin talks to :class:`feria_stripe.testing.LocalStripe` through the
 real ``stripe`` SDK, and the stand-in delivers signed webhooks by HTTP to the real feria app
@@ -42,16 +43,9 @@ def pm(pm):
 
 
 @pytest.fixture
-def local_stripe() -> Iterator[LocalStripe]:
-    with LocalStripe(fee_bp=290, fee_fixed=30) as local:
-        yield local
-
-
-@pytest.fixture
-def stripe_env(monkeypatch, local_stripe) -> LocalStripe:
-    """The plugin configured for the stand-in, as an operator would: by environment."""
-    for name, value in local_stripe.env().items():
-        monkeypatch.setenv(name, value)
+def stripe_env(local_stripe) -> LocalStripe:
+    """The plugin configured for the stand-in, as an operator would: by environment (the
+    test kit's ``local_stripe`` sets it; fees 2.9% + 30)."""
     return local_stripe
 
 

@@ -11,6 +11,12 @@ for ``engine``, ``pm``, ``fair`` or ``sell``:
 * ``fair`` — a small fair (CLP, 5% solidarity fund, a card fee) with producers, a
   cooperative with members, products, users of every role and a till.
 * ``cash_session`` / ``sell`` — an open session and a helper to ring up a sale.
+* ``app`` / ``client`` — the real web app (test settings: a fixed secret key, no print
+  spooler) and an anonymous ``TestClient`` on it.
+* ``client_as(role)`` / ``api_as(role)`` — a ``TestClient`` logged in through ``/login`` as
+  the ``fair``'s user of that role, or sending that user's bearer token.
+* ``local_stripe`` / ``virtual_printer`` — the local Stripe stand-in (the plugin pointed at
+  it by environment) and the virtual ESC/POS printer, each on a free port.
 """
 
 from __future__ import annotations
@@ -406,3 +412,112 @@ def install_plugin(tmp_path_factory, monkeypatch):
         if str(getattr(module, "__file__", "") or "").startswith(str(site.path)):
             del sys.modules[name]
     importlib.invalidate_caches()
+
+
+# -- the web app and its clients ------------------------------------------------------------
+
+
+@pytest.fixture
+def app_settings():
+    """The web app's settings in tests: a fixed secret key, the print spooler off."""
+    from feria.testing.clients import test_settings
+
+    return test_settings()
+
+
+@pytest.fixture
+def app(engine, pm, app_settings):
+    """The real web app (``feria.web.app.create_app``) on the test's database."""
+    from feria.web.app import create_app
+
+    return create_app(engine, pm, settings=app_settings)
+
+
+@pytest.fixture
+def client(app):
+    """An anonymous ``TestClient`` on ``app`` (its lifespan started)."""
+    from starlette.testclient import TestClient
+
+    from feria.testing.clients import BASE_URL
+
+    with TestClient(app, base_url=BASE_URL) as c:
+        yield c
+
+
+def _clients(app):
+    """A factory of ``TestClient``s on ``app``, all closed after the test."""
+    from contextlib import ExitStack
+
+    from starlette.testclient import TestClient
+
+    from feria.testing.clients import BASE_URL
+
+    stack = ExitStack()
+
+    def _open(**kw) -> TestClient:
+        return stack.enter_context(TestClient(app, base_url=BASE_URL, **kw))
+
+    return stack, _open
+
+
+@pytest.fixture
+def client_as(app, engine, fair):
+    """``client_as(role)`` → a ``TestClient`` logged in through the real ``/login`` form as
+    the ``fair``'s user of ``role`` (``organizer``, ``cashier``, ``producer``…). Each call
+    is a browser of its own, with its own cookies."""
+    from feria.testing.clients import log_in, username_of
+
+    stack, open_client = _clients(app)
+
+    def _client_as(role: str):
+        user_id = fair.users[role]
+        return log_in(open_client(), username_of(engine, user_id), fair.passwords[role])
+
+    with stack:
+        yield _client_as
+
+
+@pytest.fixture
+def api_as(app, engine, fair):
+    """``api_as(role)`` → a ``TestClient`` sending a new bearer token of the ``fair``'s user
+    of ``role`` on every request (for ``/api/v1``)."""
+    from feria.testing.clients import make_token
+
+    stack, open_client = _clients(app)
+
+    def _api_as(role: str):
+        token = make_token(engine, fair.users[role], name=f"test {role}")
+        return open_client(headers={"Authorization": f"Bearer {token}"})
+
+    with stack:
+        yield _api_as
+
+
+# -- local stand-ins ------------------------------------------------------------------------
+
+
+@pytest.fixture
+def local_stripe(monkeypatch):
+    """The Stripe plugin's local stand-in of Stripe's API (``feria_stripe.testing.LocalStripe``)
+    on a free port, with ``FERIA_STRIPE_*`` set so the plugin talks to it. Skipped when the
+    stripe plugin is not installed."""
+    testing = pytest.importorskip(
+        "feria_stripe.testing", reason="local_stripe needs the stripe plugin (feria-stripe)"
+    )
+    with testing.LocalStripe() as local:
+        for name, value in local.env().items():
+            monkeypatch.setenv(name, value)
+        yield local
+
+
+@pytest.fixture
+def virtual_printer():
+    """The virtual 80 mm ESC/POS network printer of the checkout's ``hardware/`` folder on
+    127.0.0.1 and a free port (``.port``; ``.wait_for(n)`` returns what it printed)."""
+    from feria.testing.clients import virtual_printer_class
+
+    printer_class = virtual_printer_class()
+    if printer_class is None:
+        pytest.skip("virtual_printer needs a checkout of feria (its hardware/ folder)")
+    with printer_class("127.0.0.1", 0, paper="80mm") as printer:
+        yield printer

@@ -25,7 +25,7 @@ from feria.catalogue.models import Fair, Network
 from feria.db import read_session
 from feria.errors import FeriaError
 from feria.migrate import ensure_migrated
-from feria.web import api, backoffice, live, openapi, pages, pos, producer, public
+from feria.web import api, backoffice, live, openapi, pages, pos, printed, producer, public
 from feria.web.auth import API_PREFIX, LoginThrottle
 from feria.web.errorpages import csrf_failed, exception_handlers
 from feria.web.settings import Settings
@@ -135,6 +135,7 @@ def create_app(
         *pages.routes,
         *pos.routes,
         *backoffice.routes,
+        *printed.routes,
         *live.routes,
         *producer.routes,
         *public.routes,
