@@ -15,6 +15,10 @@ from feria.web.problems import InvalidRequest, MalformedRequest
 
 _MISSING = object()
 
+# The largest integer either database stores (SQLite's INTEGER, PostgreSQL's BIGINT): a
+# bigger one cannot even be bound to a query, so it is refused here, naming the field.
+MAX_INTEGER = 2**63 - 1
+
 
 def _refuse_constant(name: str) -> None:
     raise ValueError(f"{name} is not a number JSON allows")
@@ -61,13 +65,19 @@ class Fields:
         return InvalidRequest(f"{self.name(key)}: expected {expected}", field=self.name(key))
 
     def integer(
-        self, key: str, *, required: bool = False, default: int | None = None, minimum: int = 0
+        self,
+        key: str,
+        *,
+        required: bool = False,
+        default: int | None = None,
+        minimum: int = 0,
+        maximum: int = MAX_INTEGER,
     ) -> int | None:
         value = self._get(key, required)
         if value is _MISSING:
             return default
-        if type(value) is not int or value < minimum:
-            raise self._wrong(key, f"an integer of {minimum} or more")
+        if type(value) is not int or not minimum <= value <= maximum:
+            raise self._wrong(key, f"an integer from {minimum} to {maximum}")
         return value
 
     def text(
@@ -102,9 +112,10 @@ class Fields:
         if not isinstance(value, dict):
             raise self._wrong(key, "an object of integers")
         for k, v in value.items():
-            if type(v) is not int:
+            if type(v) is not int or abs(v) > MAX_INTEGER:
                 raise InvalidRequest(
-                    f"{self.name(key)}.{k}: expected an integer", field=f"{self.name(key)}.{k}"
+                    f"{self.name(key)}.{k}: expected an integer of at most {MAX_INTEGER}",
+                    field=f"{self.name(key)}.{k}",
                 )
         return dict(value)
 
@@ -135,7 +146,7 @@ class Fields:
         if (
             not isinstance(value, list)
             or len(value) > max_items
-            or any(type(v) is not int for v in value)
+            or any(type(v) is not int or abs(v) > MAX_INTEGER for v in value)
         ):
             raise self._wrong(key, f"a list of at most {max_items} integers")
         return value

@@ -28,7 +28,7 @@ from feria.db import read_session
 from feria.errors import FeriaError, NotFound
 from feria.money import MoneyError
 from feria.web.auth import require_role
-from feria.web.jsonbody import Fields, parse_json
+from feria.web.jsonbody import MAX_INTEGER, Fields, parse_json
 from feria.web.problems import InvalidRequest, MalformedRequest, problem_response
 from feria.web.state import AppState, app_state
 
@@ -54,7 +54,12 @@ class Call:
         return self.state.pm
 
     def param(self, name: str) -> Any:
-        return self.request.path_params[name]
+        value = self.request.path_params[name]
+        # ``{id:int}`` matches any run of digits; one too big for the database names nothing
+        # (and could not even be bound to the query).
+        if isinstance(value, int) and value > MAX_INTEGER:
+            raise NotFound(f"there is no {name} {value}", field=name)
+        return value
 
     def body(self) -> Fields:
         """The JSON object sent; read its fields, then call ``done()``."""
