@@ -70,7 +70,7 @@ def test_load_creates_the_demo_fair(engine, demo_pm):
     assert info.sales == len(SALES)
     assert set(info.tills) == {"T1", "T2"}
     assert info.session_id is not None
-    assert {login.opens for login in info.logins} >= {"/pos", "/backoffice", "/producer", "/"}
+    assert {login.opens for login in info.logins} >= {"/pos", "/backoffice", "/producer", "/shop"}
     assert all(login.password == DEMO_PASSWORD for login in info.logins)
 
     with read_session(engine) as db:
