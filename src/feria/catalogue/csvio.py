@@ -59,10 +59,10 @@ from feria.catalogue.models import (
     Product,
 )
 from feria.catalogue.service import (
-    PRODUCER_CODE,
     InvalidCatalogue,
     _text,
     check_barcode,
+    check_producer_code,
     check_stock,
     validate_members,
 )
@@ -517,10 +517,7 @@ class _Row:
 
 
 def _code(text: str) -> str:
-    code = text.upper()
-    if not PRODUCER_CODE.match(code):
-        raise InvalidCatalogue("expected 1 to 16 letters or digits, like P07", field="code")
-    return code
+    return check_producer_code(text)
 
 
 def _choice(words: dict[str, tuple[str, ...]], read: dict[str, str]) -> Callable[[str], str]:

@@ -114,6 +114,14 @@ def create_fair(
     return fair
 
 
+def check_producer_code(value: str | None, *, label: str = "") -> str:
+    """A producer's code as cashiers type it (``P07``): normalized, or refused."""
+    code = (value or "").strip().upper()
+    if not PRODUCER_CODE.match(code):
+        raise InvalidCatalogue(f"{label}expected 1 to 16 letters or digits, like P07", field="code")
+    return code
+
+
 def validate_members(members: list[tuple[str, int]]) -> list[tuple[str, int]]:
     """Members of a cooperative and their shares in basis points; they must sum to 10000."""
     clean = []
@@ -144,9 +152,7 @@ def add_producer(
     members: list[tuple[str, int]] | None = None,
     **details: Any,
 ) -> Producer:
-    code = (code or "").strip().upper()
-    if not PRODUCER_CODE.match(code):
-        raise InvalidCatalogue("code: expected 1 to 16 letters or digits, like P07", field="code")
+    code = check_producer_code(code, label="code: ")
     if kind not in PRODUCER_KINDS:
         raise InvalidCatalogue(
             f"kind: expected one of {', '.join(PRODUCER_KINDS)}, got {kind!r}", field="kind"
