@@ -85,6 +85,23 @@ def feria_labels(producer, product, on, db):
 
 
 @hookspec
+def feria_labels_of_products(products, on, db):
+    """Return the labels shown beside each of ``products`` on date ``on``, as a dict from
+    product id to a list of :class:`feria.labels.Label`.
+
+    The same answer as :func:`feria_labels` gives for each product alone (labels granted to
+    it and to its producer as a whole, valid on ``on``), for a whole page at once: the
+    till's product search and receipts ask about up to a few dozen products at a time, and
+    a plugin answering here can read them in a few queries instead of a few per product.
+    ``products`` are catalogue rows (``feria.catalogue.models.Product``); ``db`` is the
+    caller's open session. Optional: a plugin that implements only :func:`feria_labels` is
+    asked once per product instead (see :func:`feria.labels.labels_of_products`); one that
+    implements both is asked only here for products, so it must answer for all of them.
+    Leave out products without labels, or map them to an empty list.
+    """
+
+
+@hookspec
 def feria_product_badges(product, on, db):
     """Return short :class:`feria.labels.Badge` marks to show beside ``product`` on date
     ``on`` (today, for the storefront and the till), reading through the session ``db``."""

@@ -33,6 +33,11 @@ def feria_labels(producer, product, on, db):
 
 
 @hookimpl
+def feria_labels_of_products(products, on, db):
+    return registry.labels_of_products(db, products, _day(on))
+
+
+@hookimpl
 def feria_product_badges(product, on, db):
     found = registry.valid_holdings(
         db, producer_id=product.producer_id, product_id=product.id, on=_day(on)
