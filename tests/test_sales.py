@@ -26,7 +26,7 @@ from feria.cashbox.errors import (
     UnknownProducer,
     UnknownProduct,
 )
-from feria.cashbox.models import MemberSplit, Sale, SaleLine, Split, Tender
+from feria.cashbox.models import MemberSplit, Sale, SaleLine, Split, Tender, Till
 from feria.cashbox.refunds import refund_sale, void_sale
 from feria.cashbox.sales import LineRequest, TenderRequest
 from feria.cashbox.sessions import close_session, open_session, record_movement
@@ -627,3 +627,95 @@ def test_database_refuses_to_change_or_delete_recorded_rows(engine, fair, sell, 
     verify_all(engine)
     with read_session(engine) as db:
         assert db.scalar(select(func.count()).select_from(Sale)) == 1
+
+
+# -- what the hooks after a sale are given -----------------------------------------------------
+
+
+class _Recorder:
+    def __init__(self) -> None:
+        self.sales: list = []
+        self.tills: list = []
+        self.refunds: list = []
+
+    @hookimpl
+    def feria_sale_recorded(self, sale, fair, till):
+        self.sales.append(sale)
+        self.tills.append(till)
+
+    @hookimpl
+    def feria_sale_refunded(self, refund, original, fair):
+        self.refunds.append(refund)
+
+
+def _columns(row, skip=("id",)) -> dict[str, object]:
+    return {c.key: getattr(row, c.key) for c in row.__table__.columns if c.key not in skip}
+
+
+def test_the_sale_given_to_hooks_equals_the_rows_read_back(engine, pm, fair, sell, cash_session):
+    recorder = _Recorder()
+    pm.register(recorder, name="test-recorder")
+    try:
+        recorded = sell(THREE_LINES, [{"method": "cash", "amount": 30000}])
+        refund = refund_sale(
+            engine,
+            pm,
+            sale_id=recorded.id,
+            key="refund-key-0001",
+            user_id=fair.users["cashier"],
+            session_id=cash_session.id,
+        )
+    finally:
+        pm.unregister(recorder)
+    [given], [till], [given_refund] = recorder.sales, recorder.tills, recorder.refunds
+    with read_session(engine) as db:
+        for hooked, sale_id in ((given, recorded.id), (given_refund, refund.id)):
+            stored = db.get(Sale, sale_id)
+            assert _columns(hooked, skip=()) == _columns(stored, skip=())
+            for rel in ("lines", "tenders", "splits"):
+                assert [_columns(r) for r in getattr(hooked, rel)] == [
+                    _columns(r) for r in getattr(stored, rel)
+                ], rel
+        assert till.id == cash_session.till_id
+        stored_till = db.get(Till, cash_session.till_id)
+        assert (till.code, till.name, till.printer, till.fair_id) == (
+            stored_till.code,
+            stored_till.name,
+            stored_till.printer,
+            stored_till.fair_id,
+        )
+
+
+class _CarelessMethod(PaymentMethod):
+    """A method that hands the tender's data back unfiltered, PIN included."""
+
+    code = "careless"
+    name = "Careless"
+    gives_change = False
+
+    def authorize(self, tender, sale):
+        return Authorization.approve(reference="ok", **tender.data)
+
+
+class _CarelessPlugin:
+    @hookimpl
+    def feria_payment_methods(self, fair):
+        return [_CarelessMethod()]
+
+
+def test_a_pin_never_reaches_the_journal_even_if_a_method_returns_it(engine, pm, sell):
+    plugin = _CarelessPlugin()
+    pm.register(plugin, name="test-careless")
+    try:
+        recorded = sell(
+            [LineRequest(producer_code="P07", amount=2500)],
+            [{"method": "careless", "amount": 2500, "data": {"account": "A-1", "PIN": "4321"}}],
+        )
+    finally:
+        pm.unregister(plugin)
+    with read_session(engine) as db:
+        body = db.get(journal.JournalEntry, recorded.seq).body
+        tender = db.scalar(select(Tender).where(Tender.sale_id == recorded.id))
+    assert "4321" not in body
+    assert tender.data == {"account": "A-1"}
+    assert recorded.body["tenders"][0]["data"] == {"account": "A-1"}

@@ -132,6 +132,9 @@ def feria_products_with_label(code, product_ids, on, db):
 def feria_sale_recorded(sale, fair, till):
     """Called after a sale (kind ``sale``) is committed, with the :class:`Sale` row.
 
+    ``sale`` comes with its ``lines``, ``tenders`` and ``splits`` loaded. It is built from
+    the journal entry just written rather than read back, so it is in no database session
+    and its child rows carry no ``id``; open a session of your own to read more.
     ``till`` is ``None`` for online orders. Use it to queue a receipt, notify a producer or
     update a display; never to change the sale (it is already in the journal).
     """

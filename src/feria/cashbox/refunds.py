@@ -47,6 +47,7 @@ from feria.cashbox.sales import (
     fingerprint,
     payment_methods,
     public_data,
+    sale_from_entry,
     splits_with_members,
 )
 from feria.cashbox.split import TenderShare, split_sale
@@ -225,7 +226,7 @@ def refund_sale(
                     "fee": 0,
                     "in_drawer": bool(method.gives_change),
                     "reference": auth.reference or t.reference,
-                    "data": {**t.data, **auth.data},
+                    "data": public_data({**t.data, **auth.data}),
                 }
             )
             shares.append(TenderShare(no, code, -money.amount, 0))
@@ -391,7 +392,7 @@ def void_sale(
 
 def _after(engine, pm, recorded: RecordedSale, sale_id: int, fair: Fair) -> None:
     if pm.hook.feria_sale_refunded.get_hookimpls():
-        refund = _sale_for_hooks(engine, recorded.id)
+        refund = sale_from_entry(recorded)
         original = _sale_for_hooks(engine, sale_id)
         pm.hook.feria_sale_refunded(refund=refund, original=original, fair=fair)
     pm.hook.feria_journal_appended(
