@@ -12,7 +12,7 @@ import secrets
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
-from sqlalchemy import Boolean, DateTime, ForeignKey, String, select
+from sqlalchemy import Boolean, DateTime, ForeignKey, String, bindparam, select
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
 from feria.catalogue.models import Producer, utcnow
@@ -141,13 +141,22 @@ def create_token(db: Session, user: User, name: str = "") -> str:
     return token
 
 
-def user_for_token(db: Session, token: str) -> User | None:
-    return db.scalar(
-        select(User)
-        .join(ApiToken, ApiToken.user_id == User.id)
-        .where(
-            ApiToken.token_sha256 == _token_digest(token),
-            ApiToken.revoked_at.is_(None),
-            User.active.is_(True),
-        )
+_TOKEN_USER = (
+    select(User.__table__)
+    .join(ApiToken, ApiToken.user_id == User.id)
+    .where(
+        ApiToken.token_sha256 == bindparam("digest"),
+        ApiToken.revoked_at.is_(None),
+        User.active.is_(True),
     )
+)
+
+
+def user_for_token(db: Session, token: str) -> User | None:
+    """The active user a live token belongs to, or ``None``.
+
+    Every API request asks this, so it is one plain statement and the user comes back
+    detached (in no session): a ``User`` has only columns, nothing left to load later.
+    """
+    row = db.connection().execute(_TOKEN_USER, {"digest": _token_digest(token)}).first()
+    return None if row is None else User(**row._mapping)
