@@ -33,7 +33,15 @@ from typing import Any
 from sqlalchemy import event, func, insert, select
 from sqlalchemy.orm import Session
 
-from feria.payments import Authorization, PaymentMethod, SaleInfo, TenderInfo
+from feria.i18n import N_
+from feria.payments import (
+    Authorization,
+    PaymentMethod,
+    SaleInfo,
+    TenderField,
+    TenderInfo,
+    TenderWay,
+)
 from feria_social_currency import accounts, caja, ledger, tokens
 from feria_social_currency.errors import LimitExceeded, SecretMissing, TillRefused
 from feria_social_currency.models import (
@@ -59,6 +67,35 @@ class SocialCurrencyPayment(PaymentMethod):
 
     def accepts_currency(self, code: str) -> bool:
         return any(c.code == code for c in ledger.known_currencies())
+
+    def tender_ways(self, fair) -> list[TenderWay]:
+        """The three ways of the module docstring, for the till to ask. A member card and a
+        voucher are only offered when this till can check their signature: without the
+        signing secret :meth:`authorize` would refuse them anyway, after the scan."""
+        ways = [
+            TenderWay(
+                "account",
+                N_("Account and PIN"),
+                (
+                    TenderField("account", N_("Account number")),
+                    TenderField("pin", N_("PIN"), "secret"),
+                ),
+            )
+        ]
+        if tokens.has_secret():
+            ways.append(
+                TenderWay(
+                    "card", N_("Member card"), (TenderField("card", N_("Scan the card"), "scan"),)
+                )
+            )
+            ways.append(
+                TenderWay(
+                    "voucher",
+                    N_("Voucher"),
+                    (TenderField("voucher", N_("Scan the voucher"), "scan"),),
+                )
+            )
+        return ways
 
     def authorize(self, tender: TenderInfo, sale: SaleInfo) -> Authorization:
         data = tender.data or {}
