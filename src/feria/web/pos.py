@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+from collections.abc import Callable, Mapping
 from decimal import Decimal
 from typing import Any
 
@@ -41,6 +42,7 @@ from feria.catalogue.rules import rule_in_force
 from feria.db import read_session
 from feria.errors import FeriaError, NotFound
 from feria.money import MoneyError, currency
+from feria.payments import PaymentMethod
 from feria.web.api import cashbox as api_cashbox
 from feria.web.auth import require_role
 from feria.web.state import app_state
@@ -150,14 +152,57 @@ def _open_session(engine: Engine, till_id: int) -> CashSession | None:
         )
 
 
-def _methods(request: Request, fair: Fair) -> list[dict[str, Any]]:
+def _rates(engine: Engine, fair: Fair) -> dict[str, Any]:
+    """The conversion rates of the fair's rule in force (empty before it has one)."""
+    try:
+        with read_session(engine) as db:
+            return dict(rule_in_force(db, fair.id, utcnow()).rates or {})
+    except FeriaError:  # no rule yet: the engine will say so at the first sale
+        return {}
+
+
+def _method_currencies(method: PaymentMethod, fair: Fair, rates: Mapping[str, Any]) -> list[str]:
+    """The currencies the till may tender ``method`` in: its own list, else the fair's
+    currency if it takes it, else those of the fair's rates it takes (a social currency's
+    method takes only its own codes, which the page then tenders in)."""
+    if method.currencies:
+        return list(method.currencies)
+    if method.accepts_currency(fair.currency):
+        return [fair.currency]
+    return [code for code in sorted(rates) if method.accepts_currency(code)]
+
+
+def _ways(method: PaymentMethod, fair: Fair, gettext: Callable[[str], str]) -> list[dict[str, Any]]:
+    """What the till asks before a tender of ``method`` (:meth:`PaymentMethod.tender_ways`),
+    its labels in the reader's language."""
+    ways = []
+    for way in method.tender_ways(fair) or ():
+        data = way.as_dict()
+        data["label"] = gettext(way.label)
+        for f in data["fields"]:
+            f["label"] = gettext(f["label"])
+        ways.append(data)
+    return ways
+
+
+def _methods(
+    request: Request,
+    fair: Fair,
+    rates: Mapping[str, Any] | None = None,
+    gettext: Callable[[str], str] = str,
+) -> list[dict[str, Any]]:
+    """The payment methods offered at ``fair``, as the page and ``/pos/methods`` give them:
+    code, name, whether it gives change, the currencies it is tendered in (with ``rates``,
+    the fair's: see :func:`_method_currencies`) and its tender ways (``gettext``
+    translates their labels)."""
     methods = payment_methods(app_state(request).pm, fair)
     out = [
         {
             "code": m.code,
             "name": m.name or m.code,
             "gives_change": bool(m.gives_change),
-            "currencies": list(m.currencies) or [fair.currency],
+            "currencies": _method_currencies(m, fair, rates or {}),
+            "ways": _ways(m, fair, gettext),
         }
         for m in methods.values()
     ]
@@ -221,13 +266,15 @@ def pos_page(request: Request) -> Response:
     tills = _tills(engine, fair)
     till = _chosen_till(request, tills)
     session = _open_session(engine, till.id) if till is not None else None
-    try:
-        with read_session(engine) as db:
-            rates = dict(rule_in_force(db, fair.id, utcnow()).rates or {})
-    except FeriaError:  # no rule yet: the engine will say so at the first sale
-        rates = {}
-    methods = _methods(request, fair)
+    rates = _rates(engine, fair)
     context = state.templates.context(request)
+    # A method with no currency to tender in here (a social currency the fair states no
+    # rate for) is left off: the engine would refuse every tender of it.
+    methods = [
+        m
+        for m in _methods(request, fair, rates, context["translations"].gettext)
+        if m["currencies"]
+    ]
     config = {
         "fair": {"id": fair.id, "name": fair.name, "currency": fair.currency, "rates": rates},
         "till": {"id": till.id, "code": till.code, "name": till.name} if till else None,
@@ -268,8 +315,11 @@ def search_products(request: Request) -> Response:
 def list_methods(request: Request) -> Response:
     """The payment methods the loaded plugins offer at the fair."""
     require_role(request, *TILL_ROLES)
-    engine = app_state(request).engine
-    return JSONResponse(_methods(request, _fair(engine)))
+    state = app_state(request)
+    fair = _fair(state.engine)
+    gettext = state.templates.context(request)["translations"].gettext
+    methods = _methods(request, fair, _rates(state.engine, fair), gettext)
+    return JSONResponse([m for m in methods if m["currencies"]])
 
 
 def till_status(request: Request) -> Response:

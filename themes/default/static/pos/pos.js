@@ -7,6 +7,11 @@
 // server does not answer is kept in IndexedDB and sent again until it is recorded; the
 // server's answer (the receipt) is what counts.
 //
+// A payment method may ask who pays (a member account and its PIN, a scanned card or
+// voucher: its "ways", declared by the method as data). The page shows the chosen way's
+// inputs, sends them as the tender's data, and never keeps a secret one (a PIN) anywhere but
+// in this page's memory: see `saleSecrets` below.
+//
 // The command line (one input; Enter runs it):
 //   7800000000016        a barcode (a scanner types the digits and Enter): one item
 //   2000001012503        a scale label (EAN-13 starting with 2: item, then grams): weighed
@@ -58,11 +63,12 @@
     return { coef: BigInt((m[1] || "0") + frac), exp: frac.length };
   }
 
-  // An amount typed in major units ("2.500" in es-CL, "25,00" in pt-BR) → minor units.
-  function readAmount(text) {
+  // An amount typed in major units ("2.500" in es-CL, "25,00" in pt-BR) → minor units, of
+  // the fair's currency or of one with `decimals` (a social currency's tender).
+  function readAmount(text, decimals = NUM.decimals) {
     const d = readDecimal(text, true);
-    if (!d || d.exp > NUM.decimals) return null;
-    return Number(d.coef * 10n ** BigInt(NUM.decimals - d.exp));
+    if (!d || d.exp > decimals) return null;
+    return Number(d.coef * 10n ** BigInt(decimals - d.exp));
   }
 
   // A quantity ("1,25" in es) → the canonical text the API takes ("1.25"), or null.
@@ -218,11 +224,37 @@
 
   const total = () => cart.lines.reduce((s, l) => s + l.total, 0);
 
+  const decimalsOf = (code) => (config.currencies || {})[code] ?? NUM.decimals;
+
   function tenderValue(t) {
     if (t.currency === NUM.currency) return t.amount;
     const rate = Number(config.fair.rates[t.currency] || 0);
-    const decimals = (config.currencies || {})[t.currency] ?? NUM.decimals;
-    return Math.round(t.amount * rate * 10 ** (NUM.decimals - decimals));
+    return Math.round(t.amount * rate * 10 ** (NUM.decimals - decimalsOf(t.currency)));
+  }
+
+  // An amount in its own currency: "$12.990", or "20,99 LUCA" for a currency Intl does not
+  // know (a social currency's code is not an ISO one).
+  function showIn(amount, code) {
+    if (code === NUM.currency) return money(amount);
+    const decimals = decimalsOf(code);
+    const format = new Intl.NumberFormat(NUM.locale, {
+      minimumFractionDigits: decimals,
+      maximumFractionDigits: decimals,
+    });
+    return `${format.format(amount / 10 ** decimals)} ${code}`;
+  }
+
+  // The most a tender in `code` may pay of what is due: the engine refuses a non-cash tender
+  // worth more than the due once converted (at the fair's rate, rounded half up).
+  function dueIn(code) {
+    const d = Math.max(due(), 0);
+    if (code === NUM.currency) return d;
+    const unit = tenderValue({ amount: 1, currency: code });
+    if (!(unit > 0)) return 0;
+    let amount = Math.floor(d / unit);
+    while (tenderValue({ amount: amount + 1, currency: code }) <= d) amount++;
+    while (amount > 0 && tenderValue({ amount, currency: code }) > d) amount--;
+    return amount;
   }
 
   const paid = () => cart.tenders.reduce((s, t) => s + tenderValue(t), 0);
@@ -462,6 +494,17 @@
   const tenderForm = $("tender-form");
   const tenderAmount = $("tender-amount");
   const tenderRef = $("tender-reference");
+  const tenderRate = $("tender-rate");
+
+  // A tender's secret data (a PIN) is never written to IndexedDB, nor shown: IndexedDB
+  // outlives the page on a till anyone may sit at, and a PIN is a key to a member's money.
+  // While the cart is rung up it sits beside its tender in `tenderSecrets`; once the sale is
+  // submitted, in `saleSecrets` (sale key → one object per tender) until the server answers.
+  // So a sale queued while the server is away is resent with its PIN for as long as this
+  // page stays open; after a reload the PIN is gone, the queued sale is not sent without it
+  // (the server would refuse it) and the pending list asks for it again.
+  const tenderSecrets = new WeakMap();
+  const saleSecrets = new Map();
 
   function methodNamed(code) {
     return config.methods.find((m) => m.code === code);
@@ -470,6 +513,76 @@
   function chosenMethod() {
     const checked = tenderForm.querySelector("input[name=method]:checked");
     return methodNamed(checked ? checked.value : "cash") || config.methods[0];
+  }
+
+  const tenderCurrency = (method) =>
+    method.currencies.includes(NUM.currency) ? NUM.currency : method.currencies[0];
+
+  const waysBox = (method) =>
+    [...tenderForm.querySelectorAll(".tender-ways")].find((b) => b.dataset.method === method.code) || null;
+
+  const wayInputs = (fields) => [...fields.querySelectorAll("input[data-key]")];
+
+  // The inputs of the way chosen for `method` (null: the method asks nothing).
+  function chosenWay(method) {
+    const box = waysBox(method);
+    if (!box) return null;
+    return [...box.querySelectorAll(".way-fields")].find((f) => !f.hidden) || null;
+  }
+
+  function showChosenMethod() {
+    const method = chosenMethod();
+    if (!method) return;
+    for (const box of tenderForm.querySelectorAll(".tender-ways")) {
+      box.hidden = box.dataset.method !== method.code;
+    }
+    $("tender-reference-row").hidden = Boolean(waysBox(method));
+    showTenderRate(method);
+  }
+
+  function showChosenWay(box) {
+    const checked = box.querySelector("input[type=radio]:checked");
+    for (const fields of box.querySelectorAll(".way-fields")) {
+      fields.hidden = Boolean(checked) && fields.dataset.way !== checked.value;
+    }
+  }
+
+  // A tender in another currency (a social currency) is typed in that currency: say which,
+  // at what rate, and what Enter alone pays.
+  function showTenderRate(method) {
+    const code = method ? tenderCurrency(method) : NUM.currency;
+    tenderRate.hidden = !code || code === NUM.currency;
+    if (tenderRate.hidden) return;
+    const one = tenderValue({ amount: 10 ** decimalsOf(code), currency: code });
+    tenderRate.textContent = fill(T.tender_in, { currency: code, rate: money(one), due: showIn(dueIn(code), code) });
+  }
+
+  // What the chosen way's inputs hold, split into what may be kept and shown and the
+  // secrets that may not; `missing` is the first empty input.
+  function readWay(method) {
+    const fields = chosenWay(method);
+    if (!fields) return null;
+    const way = { label: fields.dataset.label, data: {}, secrets: {}, secretLabels: {}, shown: [], missing: null };
+    for (const input of wayInputs(fields)) {
+      const value = input.dataset.kind === "secret" ? input.value : input.value.trim();
+      if (!value) {
+        way.missing ||= input;
+        continue;
+      }
+      const label = tenderForm.querySelector(`label[for="${input.id}"]`);
+      if (input.dataset.kind === "secret") {
+        way.secrets[input.dataset.key] = value;
+        way.secretLabels[input.dataset.key] = label ? label.textContent.trim() : input.dataset.key;
+      } else {
+        way.data[input.dataset.key] = value;
+        if (input.dataset.kind === "text") way.shown.push(value); // a scanned code says nothing
+      }
+    }
+    return way;
+  }
+
+  function clearWays() {
+    for (const input of tenderForm.querySelectorAll(".tender-ways input[data-key]")) input.value = "";
   }
 
   function goToPayment() {
@@ -496,14 +609,23 @@
     return config.methods.find((m) => m.gives_change) || null;
   }
 
-  function tender(method, amount, reference = "") {
+  function tender(method, amount, reference = "", way = null) {
     if (!cart.lines.length) {
       say(T.nothing_to_pay, true);
       return;
     }
-    const currency = method.currencies.includes(NUM.currency) ? NUM.currency : method.currencies[0];
+    const currency = tenderCurrency(method);
     startSaleIfNeeded();
-    cart.tenders.push({ method: method.code, amount, currency, reference, name: method.name });
+    const t = { method: method.code, amount, currency, reference, name: method.name };
+    if (way) {
+      t.data = way.data;
+      t.way = way.label;
+      t.shown = way.shown;
+      t.secret_labels = way.secretLabels; // which secrets it had, never their values
+      if (Object.keys(way.secrets).length) tenderSecrets.set(t, way.secrets);
+      clearWays();
+    }
+    cart.tenders.push(t);
     saveDraft();
     if (due() <= 0) submitSale();
     else {
@@ -527,18 +649,32 @@
     e.preventDefault();
     performance.mark("pos:enter");
     const method = chosenMethod();
+    const code = tenderCurrency(method);
     const text = tenderAmount.value.trim();
-    let amount = text ? readAmount(text) : Math.max(due(), 0);
+    let amount = text ? readAmount(text, decimalsOf(code)) : dueIn(code);
     if (!amount || amount <= 0) {
       say(fill(T.bad_amount, { text: text || "0", example: amountExample }), true);
       tenderAmount.select();
       return;
     }
-    tender(method, amount, tenderRef.value.trim());
+    const way = readWay(method);
+    if (way && way.missing) {
+      // Enter in the amount, or in a filled input, goes on to what is still to type or scan.
+      const label = tenderForm.querySelector(`label[for="${way.missing.id}"]`);
+      say(fill(T.way_missing, { label: label ? label.textContent.trim() : "" }));
+      way.missing.focus();
+      return;
+    }
+    tender(method, amount, way ? "" : tenderRef.value.trim(), way);
   });
 
-  tenderAmount.addEventListener("keydown", (e) => {
-    if (e.key === "Escape") {
+  tenderForm.addEventListener("change", (e) => {
+    if (e.target.name === "method") showChosenMethod();
+    else if (e.target.name && e.target.name.startsWith("way-")) showChosenWay(e.target.closest(".tender-ways"));
+  });
+
+  tenderForm.addEventListener("keydown", (e) => {
+    if (e.key === "Escape" && (e.target === tenderAmount || e.target.dataset.key)) {
       e.preventDefault();
       command.focus();
     }
@@ -581,7 +717,7 @@
       // Not a refusal of the sale: a login to renew, a proxy or a server in trouble.
       return { offline: true, status: r.status, reason: data && data.detail };
     }
-    return { refused: true, reason: (data && data.detail) || String(r.status) };
+    return { refused: true, reason: (data && data.detail) || String(r.status), field: (data && data.field) || "" };
   }
 
   const apiLine = (l) =>
@@ -592,8 +728,21 @@
   const apiTender = (t) => {
     const out = { method: t.method, amount: t.amount, currency: t.currency };
     if (t.reference) out.reference = t.reference;
+    if (t.data) out.data = { ...t.data };
     return out;
   };
+
+  const needsSecrets = (t) => Object.keys(t.secret_labels || {}).length > 0;
+
+  // The sale's body as sent: what IndexedDB keeps, plus the secrets held in memory.
+  function bodyToSend(sale) {
+    const secrets = saleSecrets.get(sale.key);
+    if (!secrets) return sale.body;
+    const tenders = sale.body.tenders.map((t, i) => (secrets[i] ? { ...t, data: { ...t.data, ...secrets[i] } } : t));
+    return { ...sale.body, tenders };
+  }
+
+  const lostSecrets = (sale) => (sale.tenders || []).some((t, i) => needsSecrets(t) && !(saleSecrets.get(sale.key) || [])[i]);
 
   async function submitSale() {
     const sale = {
@@ -611,13 +760,18 @@
       total: total(),
       change: Math.max(-due(), 0),
     };
-    // Kept before it is sent: a crash or a closed tab from here on loses nothing.
+    if (cart.tenders.some((t) => tenderSecrets.has(t))) {
+      saleSecrets.set(sale.key, cart.tenders.map((t) => tenderSecrets.get(t) || null));
+    }
+    // Kept before it is sent: a crash or a closed tab from here on loses nothing (but a PIN:
+    // see `saleSecrets`).
     await store.put("outbox", sale).catch(() => {});
     cart = emptyCart();
     saveDraft();
     render();
     showLocalReceipt(sale);
-    const answer = await post("/pos/api/v1/sales", sale.body, sale.key);
+    const answer = await post("/pos/api/v1/sales", bodyToSend(sale), sale.key);
+    if (!answer.offline) saleSecrets.delete(sale.key);
     if (answer.ok) {
       await store.remove("outbox", sale.key).catch(() => {});
       await showReceipt(answer.data.id, sale.key);
@@ -629,14 +783,21 @@
       say(answer.status === 401 ? T.login_again : T.offline, true);
       scheduleResend();
     } else {
-      // Refused (nothing was written): give the sale back to fix, with the same key.
+      // Refused (nothing was written): give the sale back to fix, with the same key. When
+      // the server names the tender it refused (a wrong PIN, a spent voucher), only that one
+      // is taken off: the others were handed over and stand, and another tender pays the rest.
       await store.remove("outbox", sale.key).catch(() => {});
+      const named = /^tenders\[(\d+)\]/.exec(answer.field || "");
       cart = { till: tillId, key: sale.key, lines: sale.lines, tenders: [] };
+      if (named) {
+        cart.tenders = sale.tenders.filter((_, i) => i !== Number(named[1]));
+        if (due() <= 0) cart.tenders = [];
+      }
       saveDraft();
       hideReceipt();
       render();
       say(fill(T.refused, { reason: answer.reason }), true);
-      command.focus();
+      (named ? tenderAmount : command).focus();
     }
     refreshPending();
   }
@@ -661,8 +822,16 @@
         return;
       }
       for (const sale of waiting) {
-        const answer = await post("/pos/api/v1/sales", sale.body, sale.key);
+        if (lostSecrets(sale)) {
+          // Queued before a reload: its PIN was never written down. Sent without it, the
+          // server would refuse it; the pending list asks for it instead.
+          const what = secretNames(sale);
+          await store.update("outbox", sale.key, (kept) => ({ ...kept, status: "refused", reason: fill(T.secret_lost, { what }), asks_secrets: true }));
+          continue;
+        }
+        const answer = await post("/pos/api/v1/sales", bodyToSend(sale), sale.key);
         if (answer.offline) break; // still down: try again later, in the same order
+        saleSecrets.delete(sale.key);
         if (answer.ok) {
           await store.remove("outbox", sale.key);
           if (receiptPanel.dataset.key === sale.key) await showReceipt(answer.data.id, sale.key);
@@ -705,10 +874,57 @@
           li.dataset.key = s.key;
           const when = new Date(s.created).toLocaleTimeString(NUM.locale);
           li.textContent = `${when} · ${money(s.total)} · ${s.status === "refused" ? fill(T.refused, { reason: s.reason }) : T.pending_short}`;
+          if (s.status === "refused" && s.asks_secrets) {
+            const again = document.createElement("button");
+            again.type = "button";
+            again.className = "secondary";
+            again.textContent = T.secret_again;
+            again.addEventListener("click", () => askSecretsAgain(s));
+            li.append(again);
+          }
           return li;
         }),
     );
     if (waiting.some((s) => s.status !== "refused")) scheduleResend();
+  }
+
+  const secretNames = (sale) => [...new Set((sale.tenders || []).flatMap((t) => Object.values(t.secret_labels || {})))].join(", ");
+
+  // The secrets of a queued sale, typed again after a reload (the shopper's PIN), then sent.
+  function askSecretsAgain(sale) {
+    const title = textNode("h2", T.secret_again);
+    title.id = "dialog-title";
+    const form = document.createElement("form");
+    form.className = "stack";
+    const asked = [];
+    sale.tenders.forEach((t, i) => {
+      for (const [key, name] of Object.entries(t.secret_labels || {})) {
+        const input = document.createElement("input");
+        input.type = "password";
+        input.id = `again-${i}-${key}`;
+        input.autocomplete = "off";
+        input.required = true;
+        const label = document.createElement("label");
+        label.htmlFor = input.id;
+        label.textContent = `${t.name}${t.way ? ` · ${t.way}` : ""} ${(t.shown || []).join(" ")} · ${name}`;
+        form.append(label, input);
+        asked.push({ i, key, input });
+      }
+    });
+    const send = document.createElement("button");
+    send.type = "submit";
+    send.textContent = T.send;
+    form.append(send);
+    form.addEventListener("submit", async (e) => {
+      e.preventDefault();
+      const secrets = sale.tenders.map(() => null);
+      for (const { i, key, input } of asked) (secrets[i] ||= {})[key] = input.value;
+      saleSecrets.set(sale.key, secrets);
+      await store.update("outbox", sale.key, (kept) => ({ ...kept, status: "pending", reason: "", asks_secrets: false }));
+      dialog.close();
+      resendPending();
+    });
+    showDialog([title, form]);
   }
 
   // -- receipts ----------------------------------------------------------------------------
@@ -822,7 +1038,9 @@
     $("tenders").replaceChildren(
       ...cart.tenders.map((t) => {
         const li = document.createElement("li");
-        li.textContent = `${t.name}: ${t.currency === NUM.currency ? money(t.amount) : `${t.amount} ${t.currency}`}`;
+        const who = `${t.way ? ` · ${t.way}` : ""}${t.shown && t.shown.length ? ` ${t.shown.join(" ")}` : ""}`;
+        const worth = t.currency === NUM.currency ? "" : ` (${money(tenderValue(t))})`;
+        li.textContent = `${t.name}${who}: ${showIn(t.amount, t.currency)}${worth}`;
         return li;
       }),
     );
@@ -842,6 +1060,7 @@
         return b;
       }),
     );
+    showTenderRate(chosenMethod());
   }
 
   // -- keys --------------------------------------------------------------------------------
@@ -1079,13 +1298,17 @@
       .get("drafts", tillId)
       .then((draft) => {
         if (draft && draft.lines && draft.lines.length && !cart.lines.length) {
-          cart = draft;
+          const lost = (draft.tenders || []).filter(needsSecrets);
+          cart = { ...draft, tenders: (draft.tenders || []).filter((t) => !needsSecrets(t)) };
           render();
+          if (lost.length) say(fill(T.secret_retake, { what: secretNames({ tenders: lost }) }), true);
         }
       })
       .catch(() => {});
     setInterval(pollStatus, 15000);
   }
+  for (const box of tenderForm ? tenderForm.querySelectorAll(".tender-ways") : []) showChosenWay(box);
+  if (tenderForm) showChosenMethod();
   render();
   refreshPending();
   resendPending();
