@@ -21,10 +21,12 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import logging
 from collections.abc import Callable, Mapping
 from decimal import Decimal
 from typing import Any
 
+import pluggy
 from babel import Locale
 from babel.numbers import format_decimal
 from jinja2 import pass_context
@@ -34,6 +36,7 @@ from starlette.requests import Request
 from starlette.responses import HTMLResponse, JSONResponse, Response
 from starlette.routing import Route
 
+from feria import labels
 from feria.cashbox import sessions
 from feria.cashbox.models import CashSession, Till
 from feria.cashbox.sales import payment_methods
@@ -41,12 +44,15 @@ from feria.catalogue.models import Fair, Participation, Producer, Product, utcno
 from feria.catalogue.rules import rule_in_force
 from feria.db import read_session
 from feria.errors import FeriaError, NotFound
+from feria.labels import Label
 from feria.money import MoneyError, currency
 from feria.payments import PaymentMethod
 from feria.web.api import cashbox as api_cashbox
 from feria.web.auth import require_role
 from feria.web.state import app_state
 from feria.web.templating import newest_fair
+
+log = logging.getLogger("feria.web.pos")
 
 TILL_ROLES = ("cashier", "organizer")
 SEARCH_LIMIT = 20
@@ -304,12 +310,49 @@ def pos_page(request: Request) -> Response:
 # -- JSON the page asks for -------------------------------------------------------------------
 
 
+def _label_json(label: Label) -> dict[str, Any]:
+    return {
+        "scheme": label.scheme,
+        "name": label.name,
+        "granted_by": label.granted_by,
+        "valid_until": label.valid_until.isoformat() if label.valid_until else None,
+        "url": label.url,
+    }
+
+
+def with_labels(
+    pm: pluggy.PluginManager, engine: Engine, fair: Fair, products: list[dict[str, Any]]
+) -> list[dict[str, Any]]:
+    """``products`` (search results) each with the labels valid today at ``fair``, read
+    for the whole list at once (:func:`feria.labels.labels_of_product_ids`).
+
+    Only the search answers carry labels, read afresh each time: the catalogue the page
+    keeps for scanning offline has none, so a label revoked after the page was opened is
+    never shown from that copy. A failing label plugin costs the labels, never the search.
+    """
+    try:
+        with read_session(engine) as db:
+            found = labels.labels_of_product_ids(
+                pm, db, [p["id"] for p in products], labels.today(fair.timezone)
+            )
+    except Exception:
+        log.exception("could not read the labels of the till's search results")
+        found = {}
+    for p in products:
+        p["labels"] = [_label_json(lb) for lb in found.get(p["id"], ())]
+    return products
+
+
 def search_products(request: Request) -> Response:
-    """Products matching ``q`` (name, SKU, barcode or producer code), for the search box."""
+    """Products matching ``q`` (name, SKU, barcode or producer code), for the search box,
+    with the certification labels each carries today."""
     require_role(request, *TILL_ROLES)
-    engine = app_state(request).engine
+    state = app_state(request)
+    engine = state.engine
+    fair = _fair(engine)
     query = request.query_params.get("q", "")[:100]
-    return JSONResponse(catalogue(engine, _fair(engine), query, SEARCH_LIMIT))
+    found = catalogue(engine, fair, query, SEARCH_LIMIT)
+    return JSONResponse(with_labels(state.pm, engine, fair, found))
 
 
 def list_methods(request: Request) -> Response:
@@ -398,13 +441,36 @@ def _fragment(request: Request, name: str, context: dict[str, Any]) -> HTMLRespo
     return response
 
 
+def _receipt_labels(
+    pm: pluggy.PluginManager, engine: Engine, fair: Fair, sale: dict[str, Any]
+) -> None:
+    """Put on each producer group of ``sale`` (as :func:`_sale_view` gives it) the labels
+    valid now, once per producer (:func:`feria.labels.receipt_labels`). Read when the
+    receipt is shown, never when the sale is recorded; a failing label plugin costs the
+    labels, never the receipt."""
+    lines = [(ln["producer"], ln["product"], ln["description"]) for ln in sale["lines"]]
+    try:
+        with read_session(engine) as db:
+            held = labels.receipt_labels(pm, db, lines, labels.today(fair.timezone))
+    except Exception:
+        log.exception("could not read the labels of sale %s", sale["id"])
+        held = {}
+    for group in sale["groups"]:
+        group["labels"] = held.get(group["lines"][0]["producer"], [])
+
+
 def receipt_fragment(request: Request) -> Response:
-    """The receipt of a sale, refund or void, with its QR code to the verification page."""
+    """The receipt of a sale, refund or void, with its QR code to the verification page
+    and, on a sale's, the labels its producers and products carry today."""
     require_role(request, *TILL_ROLES)
-    engine = app_state(request).engine
+    state = app_state(request)
+    engine = state.engine
+    fair = _fair(engine)
     sale = _sale_view(engine, request.path_params["id"])
+    if sale["kind"] == "sale":
+        _receipt_labels(state.pm, engine, fair, sale)
     url = _verify_url(request, sale["id"])
-    names = {m["code"]: m["name"] for m in _methods(request, _fair(engine))}
+    names = {m["code"]: m["name"] for m in _methods(request, fair)}
     context = {"sale": sale, "verify_url": url, "qr": qr_svg(url), "method_names": names}
     return _fragment(request, "pos/_receipt.html", context)
 

@@ -439,6 +439,27 @@
     if (announce || !list.length) say(list.length ? fill(T.results, { n: list.length }) : T.no_results, !list.length);
   }
 
+  // A label the product carries today (only the server's answers have them): its short
+  // name on screen, and for a screen reader what it is and until when.
+  const labelDate = new Intl.DateTimeFormat(config.number.locale, { dateStyle: "short", timeZone: "UTC" });
+
+  function labelMark(label) {
+    const span = document.createElement("span");
+    span.className = "pos-label";
+    span.dataset.scheme = label.scheme;
+    const until = label.valid_until ? labelDate.format(new Date(`${label.valid_until}T00:00:00Z`)) : "";
+    const text = until ? fill(T.label_until, { name: label.name, date: until }) : fill(T.label, { name: label.name });
+    const shown = document.createElement("span");
+    shown.setAttribute("aria-hidden", "true");
+    shown.textContent = `✓ ${label.name}`;
+    const said = document.createElement("span");
+    said.className = "visually-hidden";
+    said.textContent = `, ${text}`;
+    span.title = text;
+    span.append(shown, said);
+    return span;
+  }
+
   function showResults(list) {
     found = list;
     active = -1;
@@ -451,6 +472,7 @@
         li.dataset.index = String(i);
         const unit = isWeighed(p) ? ` / ${T[p.unit] || p.unit}` : "";
         li.textContent = `${p.name} · ${p.producer} · ${money(p.price)}${unit}`;
+        for (const label of p.labels || []) li.append(labelMark(label));
         li.addEventListener("mousedown", (e) => e.preventDefault());
         li.addEventListener("click", () => choose(i));
         return li;
