@@ -22,6 +22,7 @@ import pluggy
 from sqlalchemy import Select, func, or_, select
 from sqlalchemy.orm import Session
 
+from feria import labels as labelling
 from feria.catalogue.models import Fair, Participation, Producer, Product
 from feria.labels import Badge, Label
 from feria.money import Money
@@ -260,6 +261,12 @@ def labels_of(
     return {pid: tuple(found) for pid, found in marks.items()}
 
 
+def label_day(fair: Fair | None) -> dt.date:
+    """The day labels must be valid on to be shown now: today where ``fair`` is (see
+    :func:`feria.labels.today`), the server's date without a fair."""
+    return labelling.today(fair.timezone if fair is not None else None)
+
+
 def ordered_ids(db: Session, network_id: int, b: Browse) -> list[int]:
     """The ids of every product matching ``b`` (label and page aside), in catalogue order.
 
@@ -289,7 +296,7 @@ def browse(
     filters are on offer as ``schemes``; they are not asked again. The products of the page
     are always read fresh (a product withdrawn a second ago is not shown).
     """
-    on = on or dt.date.today()
+    on = on or label_day(fair)
     per_page = max(1, min(b.per_page, MAX_PAGE_SIZE))
     schemes = label_filters(db, pm, fair) if schemes is None else schemes
     if b.label:
@@ -404,7 +411,7 @@ def producer_view(
 ) -> ProducerView | None:
     """A producer's page: story, place, the labels they hold with who granted them and until
     when, the fairs they sell at and a page of their products."""
-    on = on or dt.date.today()
+    on = on or label_day(fair)
     producer = db.scalar(
         select(Producer).where(
             Producer.network_id == network_id,
@@ -430,10 +437,12 @@ def product_view(
     network_id: int,
     product_id: int,
     *,
+    fair: Fair | None = None,
     on: dt.date | None = None,
 ) -> ProductView | None:
-    """A product's page: what it is, who made it, and its labels and badges today."""
-    on = on or dt.date.today()
+    """A product's page: what it is, who made it, and its labels and badges today (where
+    ``fair`` is, when given)."""
+    on = on or label_day(fair)
     row = db.execute(
         _filtered(network_id, Browse(), _CARD_COLUMNS).where(Product.id == product_id)
     ).first()

@@ -258,7 +258,9 @@ def product_page(request: Request) -> Response:
     state = app_state(request)
     fair = _shop_fair(request)
     with read_session(state.engine) as db:
-        view = catalogue.product_view(db, state.pm, fair.network_id, request.path_params["id"])
+        view = catalogue.product_view(
+            db, state.pm, fair.network_id, request.path_params["id"], fair=fair
+        )
     if view is None:
         raise NotFound("this product is not in the catalogue")
     return _render(
