@@ -14,11 +14,15 @@ The core builds the jobs as plain data and never produces printer bytes. Payload
 ``receipt``
     ``fair`` {name, place, currency, locale, footer}, ``till`` {code, name}, ``sale`` {id,
     kind (sale/refund/void), refers_to, at, seq, hash, reason}, ``cashier``, ``groups`` —
-    one per producer in order of appearance: {producer {code, name}, lines [{no,
-    description, quantity, unit, unit_price, total}], total} —, ``currency``, ``total``,
-    ``tenders`` [{method, name, currency, amount, change, applied, cash}], ``change``,
-    ``solidarity`` ([{currency, amount}] or ``None`` when the till does not show it),
-    ``solidarity_bp``, ``verify_path`` and, added at print time, ``verify_url``.
+    one per producer in order of appearance: {producer {id, code, name}, lines [{no,
+    product (an id, ``None`` for a free line), description, quantity, unit, unit_price,
+    total}], total} —, ``currency``, ``total``, ``tenders`` [{method, name, currency,
+    amount, change, applied, cash}], ``change``, ``solidarity`` ([{currency, amount}] or
+    ``None`` when the till does not show it), ``solidarity_bp``, ``verify_path`` and,
+    added at print time, ``verify_url`` and, on a sale's groups, ``labels`` [{scheme,
+    name, granted_by, valid_until (ISO date or ``None``), url (absolute, or ``""``
+    without a base URL), only [descriptions of the lines it covers, empty for all]}]
+    (see :meth:`Spooler.with_labels`).
 ``x_report`` / ``z_report``
     ``fair``, ``till``, ``cashier``, ``session``, ``currency``, ``opened_at``,
     ``closed_at``, ``printed_at``, ``float``, ``counts``, ``totals``, ``by_method``
@@ -48,7 +52,7 @@ import pluggy
 from sqlalchemy import Engine, select
 from sqlalchemy.orm import Session, selectinload
 
-from feria import hookimpl, journal
+from feria import hookimpl, journal, labels
 from feria.accounts import User
 from feria.cashbox.errors import SaleNotFound, SessionNotFound
 from feria.cashbox.models import CashSession, Sale, Till
@@ -202,13 +206,18 @@ def receipt_payload(
         if group is None:
             p = producers.get(ln.producer_id)
             group = groups[ln.producer_id] = {
-                "producer": {"code": p.code if p else "", "name": p.name if p else ""},
+                "producer": {
+                    "id": ln.producer_id,
+                    "code": p.code if p else "",
+                    "name": p.name if p else "",
+                },
                 "lines": [],
                 "total": 0,
             }
         group["lines"].append(
             {
                 "no": ln.line_no,
+                "product": ln.product_id,
                 "description": ln.description,
                 "quantity": ln.quantity,
                 "unit": ln.unit,
@@ -666,7 +675,7 @@ class Spooler:
     def _print(self, claimed: ClaimedJob) -> None:
         try:
             printer = self._printer_for(claimed.till_id)
-            printer.print_job(self._with_url(claimed.job))
+            printer.print_job(self._with_url(self.with_labels(claimed.job)))
         except PrinterError as exc:
             log.warning("till %s: printer %s: %s", claimed.till_id, exc.state, exc)
             mark_failed(
@@ -699,6 +708,62 @@ class Spooler:
                 field="till",
             )
         return printer
+
+    def with_labels(self, job: PrintJob) -> PrintJob:
+        """A sale's receipt with, under each producer's lines, the certification labels
+        valid *now*, as it is printed (``labels`` on each group; see the module's payloads).
+
+        Read here, in the spooler, because a label is the registry's word on the day it is
+        read, not part of the sale: a label revoked between the sale and the print is not
+        printed, and a reprint shows what holds on the day it is reprinted. The sale's path
+        never waits for it (``record_sale`` only queues the job). Each label prints its
+        registry page's address as text, not a QR code: a code per label would add some 20
+        lines to every receipt of a labelled producer, and the receipt's one QR code is the
+        sale's verification. A job queued before receipts carried ids, or a label plugin
+        that fails, prints without labels rather than not at all."""
+        data = job.payload
+        if job.kind != "receipt" or data.get("sale", {}).get("kind") != "sale":
+            return job
+        lines = [
+            (group["producer"]["id"], line.get("product"), line.get("description") or "")
+            for group in data.get("groups", ())
+            if group.get("producer", {}).get("id") is not None
+            for line in group.get("lines", ())
+        ]
+        if not lines:
+            return job
+        try:
+            with read_session(self.engine) as db:
+                fair = db.get(Fair, data.get("fair", {}).get("id"))
+                on = labels.today(fair.timezone if fair is not None else None)
+                held = labels.receipt_labels(self.pm, db, lines, on)
+        except Exception:
+            log.exception("could not read the labels of sale %s", data["sale"].get("id"))
+            return job
+        groups = [
+            {
+                **group,
+                "labels": [self._label_json(h) for h in held.get(group["producer"].get("id"), ())],
+            }
+            for group in data.get("groups", ())
+        ]
+        return PrintJob(
+            job.kind, {**data, "groups": groups}, job.copy, job.open_drawer, dict(job.meta)
+        )
+
+    def _label_json(self, held: labels.HeldLabel) -> dict[str, Any]:
+        label = held.label
+        url = label.url
+        if url.startswith("/"):
+            url = self.base_url + url if self.base_url else ""
+        return {
+            "scheme": label.scheme,
+            "name": label.name,
+            "granted_by": label.granted_by,
+            "valid_until": label.valid_until.isoformat() if label.valid_until else None,
+            "url": url,
+            "only": list(held.only),
+        }
 
     def _with_url(self, job: PrintJob) -> PrintJob:
         path = job.payload.get("verify_path")

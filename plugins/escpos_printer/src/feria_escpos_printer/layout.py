@@ -14,6 +14,7 @@ from __future__ import annotations
 import copy
 import datetime as dt
 import textwrap
+from collections.abc import Iterable
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
@@ -91,13 +92,42 @@ class Sheet:
     def _reset(self) -> None:
         self._style()
 
-    def text(self, text: object, *, align: str = "left", bold: bool = False, big: bool = False):
-        """Print ``text`` wrapped at the paper's width (each ``\\n`` starts a new line)."""
+    def text(
+        self,
+        text: object,
+        *,
+        align: str = "left",
+        bold: bool = False,
+        big: bool = False,
+        indent: int = 0,
+    ):
+        """Print ``text`` wrapped at the paper's width (each ``\\n`` starts a new line),
+        every line ``indent`` spaces in."""
         self._style(align=align, bold=bold, big=big)
+        pad = " " * indent
         for paragraph in plain(text).splitlines() or [""]:
-            for line in textwrap.wrap(paragraph, self.width, break_long_words=True) or [""]:
+            lines = textwrap.wrap(
+                paragraph,
+                self.width,
+                initial_indent=pad,
+                subsequent_indent=pad,
+                break_long_words=True,
+            )
+            for line in lines or [""]:
                 self.p.text(line + "\n")
         self._reset()
+
+    def address(self, url: str, *, indent: int = 0) -> None:
+        """A web address for a shopper to type in. ``https://`` is left off (a browser
+        tries it first), and the rest is printed ``indent`` spaces in if it fits on one
+        line that way; else flush left and cut at the paper's width only, never at a
+        hyphen or a slash, so it takes as few lines as it can."""
+        url = plain(url.removeprefix("https://"))
+        if len(url) + indent <= self.width:
+            self.p.text(" " * indent + url + "\n")
+            return
+        for start in range(0, len(url), self.width):
+            self.p.text(url[start : start + self.width] + "\n")
 
     def pair(self, left: object, right: object, *, bold: bool = False, big: bool = False):
         """``left`` and ``right`` on one line, ``right`` flush with the right edge; a
@@ -178,6 +208,9 @@ class Sheet:
             return ""
         return dt.datetime.fromisoformat(iso).strftime("%d/%m/%Y %H:%M")
 
+    def day(self, iso: str) -> str:
+        return dt.date.fromisoformat(iso).strftime("%d/%m/%Y")
+
     def method(self, tender: dict[str, Any]) -> str:
         return self.words.get(tender.get("method", ""), tender.get("name") or tender["method"])
 
@@ -233,6 +266,7 @@ def receipt_layout(sheet: Sheet, job: PrintJob, settings: dict[str, Any]) -> Non
         sheet.text(f"{producer['code']} {producer['name']}".strip(), bold=True)
         for line in group["lines"]:
             _line(sheet, line, currency)
+        _labels(sheet, group.get("labels") or ())
     sheet.rule()
     sheet.pair(w["total"], sheet.money(data["total"], currency), bold=True, big=True)
     paid_back = sale.get("kind") in ("refund", "void")
@@ -277,6 +311,23 @@ def _line(sheet: Sheet, line: dict[str, Any], currency: str) -> None:
     price = sheet.money(line["unit_price"], currency) + ("" if unit == "piece" else f"/{unit}")
     sheet.text(description)
     sheet.pair(f"  {shown} x {price}", total)
+
+
+def _labels(sheet: Sheet, labels: Iterable[dict[str, Any]]) -> None:
+    """The certification labels under a producer's lines, valid when the receipt prints:
+    the label (and the lines it covers, when not all), until when, and the address of its
+    page in the public registry. Three or four short lines a label, with no picture: a QR
+    code per label would make every receipt of a labelled producer a hand longer."""
+    w = sheet.words
+    for label in labels:
+        name = f"{w['label']}: {label['name']}"
+        if label.get("only"):
+            name += f" ({', '.join(label['only'])})"
+        sheet.text(name, indent=2)
+        if label.get("valid_until"):
+            sheet.text(f"{w['valid_until']} {sheet.day(label['valid_until'])}", indent=4)
+        if label.get("url"):
+            sheet.address(label["url"], indent=4)
 
 
 def session_report_layout(sheet: Sheet, job: PrintJob, settings: dict[str, Any]) -> None:

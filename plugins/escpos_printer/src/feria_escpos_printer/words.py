@@ -59,6 +59,8 @@ WORDS: dict[str, dict[str, str]] = {
         "accents": "Accents",
         "cash": "Cash",
         "card": "Card",
+        "label": "Label",
+        "valid_until": "Valid until",
         "transfer": "Bank transfer",
     },
     "es": {
@@ -113,6 +115,8 @@ WORDS: dict[str, dict[str, str]] = {
         "accents": "Acentos",
         "cash": "Efectivo",
         "card": "Tarjeta",
+        "label": "Sello",
+        "valid_until": "Vigente hasta",
         "transfer": "Transferencia",
     },
     "pt_BR": {
@@ -167,6 +171,8 @@ WORDS: dict[str, dict[str, str]] = {
         "accents": "Acentos",
         "cash": "Dinheiro",
         "card": "Cartão",
+        "label": "Selo",
+        "valid_until": "Válido até",
         "transfer": "Transferência",
     },
 }
