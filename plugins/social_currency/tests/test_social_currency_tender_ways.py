@@ -85,3 +85,44 @@ def test_a_social_currency_without_a_rate_at_the_fair_is_not_offered_at_its_till
     )
     codes = [m["code"] for m in client_as("cashier").get("/pos/methods").json()]
     assert "cash" in codes and "social_currency" not in codes
+
+
+def test_the_demo_tells_its_cashier_an_account_and_pin_and_vouchers_that_pay(engine, pm, capsys):
+    import uuid
+
+    from feria.cashbox.sales import LineRequest, TenderRequest, record_sale
+    from feria.cashbox.sessions import open_session
+    from feria.demo import load_demo
+
+    info = load_demo(engine, pm, with_sales=False)
+    pm.hook.feria_load_demo(engine=engine, pm=pm, fair_slug=info.fair_slug)  # as `feria demo`
+    printed = capsys.readouterr().out
+    account, pin = re.search(r"account (\S+) \(.*\), PIN (\d+)", printed).groups()
+    vouchers = re.findall(r"^ {4}(\S+)$", printed, re.M)
+    assert len(vouchers) == 5
+    cashier = next(u for u in info.logins if u.role == "cashier")
+    from sqlalchemy import select
+
+    from feria.accounts import User
+    from feria.db import read_session
+
+    with read_session(engine) as db:
+        cashier_id = db.scalar(select(User.id).where(User.username == cashier.username))
+    session = open_session(engine, till_id=info.tills["T1"], user_id=cashier_id, float_amount=0)
+
+    def pay(**data):
+        return record_sale(
+            engine,
+            pm,
+            key=uuid.uuid4().hex,
+            session_id=session.id,
+            lines=[LineRequest(producer_code="P01", amount=10_000)],
+            tenders=[TenderRequest("social_currency", 1_000, currency="LUCA", data=data)],
+        )
+
+    assert pay(account=account, pin=pin).body["tenders"][0]["data"]["account"] == account
+    pay(voucher=vouchers[0])
+    # Started again, the demo no longer lists the voucher that was spent.
+    pm.hook.feria_load_demo(engine=engine, pm=pm, fair_slug=info.fair_slug)
+    again = capsys.readouterr().out
+    assert vouchers[0] not in again and vouchers[1] in again

@@ -121,6 +121,8 @@ def feria_cli_commands():
 
 @hookimpl
 def feria_load_demo(engine, pm, fair_slug):
-    from feria_social_currency.demo import load_demo_currency
+    from feria_social_currency.demo import load_demo_currency, till_notes
 
-    load_demo_currency(engine, pm, fair_slug)
+    # ``feria demo`` prints its logins in the terminal; this is how its cashier pays in LUCA.
+    for line in till_notes(engine, load_demo_currency(engine, pm, fair_slug)):
+        print(line)

@@ -21,7 +21,7 @@ from feria.db import read_session
 from feria_social_currency import accounts, currencies, tokens, vouchers
 from feria_social_currency.currencies import BankPosition
 from feria_social_currency.errors import InvalidCurrency
-from feria_social_currency.models import Account, Movement, SocialCurrency, Voucher
+from feria_social_currency.models import Account, Movement, Redemption, SocialCurrency, Voucher
 from feria_social_currency.vouchers import IssuedVoucher
 
 DEMO_CODE = "LUCA"
@@ -168,3 +168,23 @@ def load_demo_currency(engine: Engine, pm: pluggy.PluginManager, fair_slug: str)
     with read_session(engine) as db:
         position = currencies.bank_position(db, DEMO_CODE)
     return DemoCurrency(DEMO_CODE, DEMO_RATE, tuple(members), card, tuple(printed), position, note)
+
+
+def till_notes(engine: Engine, demo: DemoCurrency) -> list[str]:
+    """How the demo's cashier pays in the demo currency, for the terminal beside the demo's
+    logins: the first shopper's account and PIN, and the vouchers not spent yet (their QR
+    payloads, to scan or paste at the till)."""
+    shopper = next(a for a in demo.accounts if a.producer_code is None)
+    with read_session(engine) as db:
+        spent = set(db.scalars(select(Redemption.serial)))
+    lines = [
+        f"{demo.code}, the demo's community currency, at the till (/pos, Social currency):",
+        f"  account {shopper.number} ({shopper.name}), PIN {shopper.pin}",
+    ]
+    unspent = [v for v in demo.vouchers if v.serial not in spent]
+    if unspent:
+        lines.append("  vouchers to scan (or paste), each spent whole and once:")
+        lines += [f"    {v.payload}" for v in unspent]
+    if demo.note:
+        lines.append(f"  ({demo.note})")
+    return lines
