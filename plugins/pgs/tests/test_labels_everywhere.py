@@ -11,7 +11,7 @@ import datetime as dt
 import pytest
 from feria_pgs.certification import revoke
 from feria_pgs.models import Holding
-from sqlalchemy import event, update
+from sqlalchemy import event, select, update
 
 import feria.labels
 from feria.cashbox.models import Till
@@ -297,3 +297,50 @@ def test_a_plugin_that_answers_only_for_one_product_at_a_time_still_shows_its_la
     assert [lb.name for lb in found[fair.products["tomato"]]] == ["Kilómetro cero"]
     # The pgs plugin answers the batch hook and is not asked again one product at a time.
     assert [lb.name for lb in found[fair.products["scarf"]]] == [SIN_PATRON]
+
+
+def test_the_demo_tills_search_and_printed_receipts_show_the_demo_labels(
+    engine, pm, virtual_printer
+):
+    from starlette.testclient import TestClient
+
+    from feria.cashbox.models import Sale, SaleLine
+    from feria.catalogue.models import Producer
+    from feria.demo import DEMO_FAIR_SLUG, DEMO_PASSWORD, load_demo
+    from feria.testing.clients import BASE_URL, log_in, test_settings
+    from feria.web.app import create_app
+
+    with TestClient(create_app(engine, pm, settings=test_settings()), base_url=BASE_URL) as c:
+        info = load_demo(engine, pm)  # with its sales: their receipts wait at till T1
+        pm.hook.feria_load_demo(engine=engine, pm=pm, fair_slug=DEMO_FAIR_SLUG)  # as `feria demo`
+        cashier = log_in(c, "cajera", DEMO_PASSWORD)
+
+        def search(query: str) -> dict[str, list[str]]:
+            answer = cashier.get("/pos/products", params={"q": query})
+            return {p["sku"]: [lb["name"] for lb in p["labels"]] for p in answer.json()}
+
+        assert search("MIEL-500")["MIEL-500"] == [AGRO]
+        assert search("VELAS")["VELAS-CERA"] == []
+        assert search("BUFANDA")["BUFANDA"] == [SIN_PATRON]
+
+        with read_session(engine) as db:
+            coop = db.scalar(select(Producer.id).where(Producer.code == "P07"))
+            coop_sale = db.scalar(
+                select(Sale.id)
+                .join(SaleLine)
+                .where(SaleLine.producer_id == coop, Sale.kind == "sale")
+                .order_by(Sale.id)
+                .limit(1)
+            )
+        screen = cashier.get(f"/pos/receipts/{coop_sale}").text
+        assert f'">{SIN_PATRON}</a>' in screen
+
+    # The demo's till T1 prints to a virtual printer (port 9100 in the demo; here, ours).
+    with write_session(engine) as db:
+        till = db.get(Till, info.tills["T1"])
+        till.printer = {**till.printer, "port": virtual_printer.port, "status_timeout": 0.5}
+    handled = Spooler(engine, pm, BASE).drain(timeout=30)
+    receipts = [r.text for r in virtual_printer.wait_for(handled)]
+    assert handled >= 2
+    assert any(f"Sello: {SIN_PATRON}" in text for text in receipts)
+    assert any(f"Sello: {AGRO}" in text for text in receipts)
