@@ -441,7 +441,7 @@
 
   // A label the product carries today (only the server's answers have them): its short
   // name on screen, and for a screen reader what it is and until when.
-  const labelDate = new Intl.DateTimeFormat(config.number.locale, { dateStyle: "short", timeZone: "UTC" });
+  const labelDate = new Intl.DateTimeFormat(config.number.locale, { dateStyle: "medium", timeZone: "UTC" });
 
   function labelMark(label) {
     const span = document.createElement("span");
