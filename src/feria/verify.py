@@ -51,7 +51,13 @@ from feria.cashbox.models import (
 )
 from feria.cashbox.models import Tender as TenderRow
 from feria.cashbox.sales import derived_rows, sale_row_from_body
+from feria.cashbox.sessions import (
+    movement_row_from_body,
+    session_close_values,
+    session_row_from_body,
+)
 from feria.catalogue.models import RuleVersion
+from feria.catalogue.rules import rule_row_from_body
 from feria.journal import JournalEntry, JournalTampered
 from feria.settlement import payout_ack_values, payout_row_from_body
 
@@ -469,10 +475,6 @@ def _compare(seq: int, what: str, want: dict[str, Any], got: dict[str, Any] | No
     return []
 
 
-# The mappings below are the inverse checks of what cashbox/sessions.py and
-# catalogue/rules.py write for these entries (they build their rows inline).
-
-
 class _Sessions(_Checker):
     kinds = ("session_open", "session_close")
     CLOSE = ("closed_at", "expected", "counted", "discrepancy", "close_seq")
@@ -500,26 +502,10 @@ class _Sessions(_Checker):
             row = self.rows.get(sid)
             if e.kind == "session_open":
                 self.opened.add(sid)
-                want = {
-                    "id": sid,
-                    "fair_id": b["fair"],
-                    "till_id": b["till"],
-                    "cashier_id": b["user"],
-                    "currency": b["currency"],
-                    "opened_at": e.at,
-                    "float_amount": b["float"],
-                    "float_detail": b["float_detail"],
-                    "open_seq": e.seq,
-                }
+                want = session_row_from_body(b, e.seq, e.at)
             else:
                 self.closed.add(sid)
-                want = {
-                    "closed_at": e.at,
-                    "expected": b["expected"],
-                    "counted": b["counted"],
-                    "discrepancy": b["discrepancy"],
-                    "close_seq": e.seq,
-                }
+                want = session_close_values(b, e.seq, e.at)
             problems += _compare(e.seq, f"cash_sessions row {sid}", want, row)
             if problems:
                 break
@@ -566,16 +552,7 @@ class _Movements(_Checker):
             if len(rows) > 1:
                 problems.append(Problem(e.seq, "there are two cash_movements rows for it"))
                 break
-            want = {
-                "session_id": b["session"],
-                "kind": e.kind,
-                "amount": b["amount"],
-                "currency": b["currency"],
-                "reason": b["reason"],
-                "user_id": b["user"],
-                "at": e.at,
-                "seq": e.seq,
-            }
+            want = movement_row_from_body(e.kind, b, e.seq, e.at)
             problems += _compare(e.seq, "cash_movements row", want, rows[0] if rows else None)
             if problems:
                 break
@@ -651,18 +628,7 @@ class _Rules(_Checker):
             b = e.body
             rid = b["rule"]
             self.seen.add(rid)
-            want = {
-                "id": rid,
-                "fair_id": b["fair"],
-                "version": b["version"],
-                "effective_at": dt.datetime.fromisoformat(b["effective_at"]),
-                "solidarity_bp": b["solidarity_bp"],
-                "fees": b["fees"],
-                "rates": b["rates"],
-                "rounding": b["rounding"],
-                "note": b["note"],
-                "created_at": e.at,
-            }
+            want = rule_row_from_body(b, e.at)
             problems += _compare(e.seq, f"rule_versions row {rid}", want, self.rows.get(rid))
             if problems:
                 break

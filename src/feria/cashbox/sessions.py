@@ -53,6 +53,52 @@ def _denominations(detail: dict[str, int] | None, code: str) -> tuple[int, dict[
     return total, clean
 
 
+# The rows these entries record, one mapping shared with ``feria verify``, which re-derives
+# every row from its entry.
+
+
+def session_row_from_body(body: dict[str, Any], seq: int, at: dt.datetime) -> dict[str, Any]:
+    """The ``cash_sessions`` row a ``session_open`` entry records."""
+    return {
+        "id": body["session"],
+        "fair_id": body["fair"],
+        "till_id": body["till"],
+        "cashier_id": body["user"],
+        "currency": body["currency"],
+        "opened_at": at,
+        "float_amount": body["float"],
+        "float_detail": body["float_detail"],
+        "open_seq": seq,
+    }
+
+
+def session_close_values(body: dict[str, Any], seq: int, at: dt.datetime) -> dict[str, Any]:
+    """The columns a ``session_close`` entry fills in its session's row."""
+    return {
+        "closed_at": at,
+        "expected": body["expected"],
+        "counted": body["counted"],
+        "discrepancy": body["discrepancy"],
+        "close_seq": seq,
+    }
+
+
+def movement_row_from_body(
+    kind: str, body: dict[str, Any], seq: int, at: dt.datetime
+) -> dict[str, Any]:
+    """The ``cash_movements`` row (without its id) a ``paid_in``/``paid_out`` entry records."""
+    return {
+        "session_id": body["session"],
+        "kind": kind,
+        "amount": body["amount"],
+        "currency": body["currency"],
+        "reason": body["reason"],
+        "user_id": body["user"],
+        "at": at,
+        "seq": seq,
+    }
+
+
 def open_session(
     engine: Engine,
     *,
@@ -94,33 +140,17 @@ def open_session(
                 field="float_detail",
             )
         sid = (db.scalar(select(func.max(CashSession.id))) or 0) + 1
-        appended = journal.append(
-            db,
-            "session_open",
-            {
-                "session": sid,
-                "fair": fair.id,
-                "till": till.id,
-                "user": user_id,
-                "currency": fair.currency,
-                "float": float_amount,
-                "float_detail": detail,
-            },
-            fair_id=fair.id,
-            at=now,
-            locked=locked,
-        )
-        cs = CashSession(
-            id=sid,
-            fair_id=fair.id,
-            till_id=till.id,
-            cashier_id=user_id,
-            currency=fair.currency,
-            opened_at=now,
-            float_amount=float_amount,
-            float_detail=detail,
-            open_seq=appended.seq,
-        )
+        body = {
+            "session": sid,
+            "fair": fair.id,
+            "till": till.id,
+            "user": user_id,
+            "currency": fair.currency,
+            "float": float_amount,
+            "float_detail": detail,
+        }
+        appended = journal.append(db, "session_open", body, fair_id=fair.id, at=now, locked=locked)
+        cs = CashSession(**session_row_from_body(body, appended.seq, now))
         db.add(cs)
         db.flush()
         return cs
@@ -153,31 +183,16 @@ def record_movement(
             currency(code)
         except MoneyError as exc:
             raise InvalidTender(str(exc), field="currency") from exc
-        appended = journal.append(
-            db,
-            kind,
-            {
-                "session": cs.id,
-                "fair": cs.fair_id,
-                "user": user_id,
-                "amount": amount,
-                "currency": code,
-                "reason": reason.strip(),
-            },
-            fair_id=cs.fair_id,
-            at=now,
-            locked=locked,
-        )
-        mv = CashMovement(
-            session_id=cs.id,
-            kind=kind,
-            amount=amount,
-            currency=code,
-            reason=reason.strip(),
-            user_id=user_id,
-            at=now,
-            seq=appended.seq,
-        )
+        body = {
+            "session": cs.id,
+            "fair": cs.fair_id,
+            "user": user_id,
+            "amount": amount,
+            "currency": code,
+            "reason": reason.strip(),
+        }
+        appended = journal.append(db, kind, body, fair_id=cs.fair_id, at=now, locked=locked)
+        mv = CashMovement(**movement_row_from_body(kind, body, appended.seq, now))
         db.add(mv)
         db.flush()
         return mv
@@ -311,36 +326,26 @@ def close_session(
         codes = sorted(set(expected) | set(counted_map))
         counted_all = {c: counted_map.get(c, 0) for c in codes}
         discrepancy = {c: counted_all[c] - expected.get(c, 0) for c in codes}
+        body = {
+            "session": cs.id,
+            "fair": cs.fair_id,
+            "user": user_id,
+            "expected": {c: expected.get(c, 0) for c in codes},
+            "counted": counted_all,
+            "discrepancy": discrepancy,
+            "counted_detail": {str(k): v for k, v in (counted_detail or {}).items()},
+        }
         appended = journal.append(
-            db,
-            "session_close",
-            {
-                "session": cs.id,
-                "fair": cs.fair_id,
-                "user": user_id,
-                "expected": {c: expected.get(c, 0) for c in codes},
-                "counted": counted_all,
-                "discrepancy": discrepancy,
-                "counted_detail": {str(k): v for k, v in (counted_detail or {}).items()},
-            },
-            fair_id=cs.fair_id,
-            at=now,
-            locked=locked,
+            db, "session_close", body, fair_id=cs.fair_id, at=now, locked=locked
         )
         db.execute(
             update(CashSession)
             .where(CashSession.id == cs.id)
-            .values(
-                closed_at=now,
-                expected={c: expected.get(c, 0) for c in codes},
-                counted=counted_all,
-                discrepancy=discrepancy,
-                close_seq=appended.seq,
-            )
+            .values(**session_close_values(body, appended.seq, now))
         )
         z.update(
             closed_at=now.isoformat(timespec="seconds"),
-            expected_cash={c: expected.get(c, 0) for c in codes},
+            expected_cash=body["expected"],
             counted_cash=counted_all,
             discrepancy=discrepancy,
             seq=appended.seq,

@@ -81,6 +81,22 @@ def validate_rule(
     return solidarity_bp, clean_fees, clean_rates
 
 
+def rule_row_from_body(body: dict[str, Any], at: dt.datetime) -> dict[str, Any]:
+    """The ``rule_versions`` row a ``rule_version`` entry records (shared with verify)."""
+    return {
+        "id": body["rule"],
+        "fair_id": body["fair"],
+        "version": body["version"],
+        "effective_at": dt.datetime.fromisoformat(body["effective_at"]),
+        "solidarity_bp": body["solidarity_bp"],
+        "fees": body["fees"],
+        "rates": body["rates"],
+        "rounding": body["rounding"],
+        "note": body["note"],
+        "created_at": at,
+    }
+
+
 def add_rule_version(
     db: Session,
     fair: Fair,
@@ -100,36 +116,20 @@ def add_rule_version(
     version = (
         db.scalar(select(func.max(RuleVersion.version)).where(RuleVersion.fair_id == fair.id)) or 0
     ) + 1
-    rule = RuleVersion(
-        fair_id=fair.id,
-        version=version,
-        effective_at=effective_at,
-        solidarity_bp=bp,
-        fees=clean_fees,
-        rates=clean_rates,
-        rounding="half_up",
-        note=note,
-        created_at=now,
-    )
+    body = {
+        "fair": fair.id,
+        "rule": (db.scalar(select(func.max(RuleVersion.id))) or 0) + 1,
+        "version": version,
+        "effective_at": effective_at.isoformat(timespec="microseconds"),
+        "solidarity_bp": bp,
+        "fees": clean_fees,
+        "rates": clean_rates,
+        "rounding": "half_up",
+        "note": note,
+        "user": user_id,
+    }
+    journal.append(db, "rule_version", body, fair_id=fair.id, at=now, locked=locked)
+    rule = RuleVersion(**rule_row_from_body(body, now))
     db.add(rule)
     db.flush()
-    journal.append(
-        db,
-        "rule_version",
-        {
-            "fair": fair.id,
-            "rule": rule.id,
-            "version": version,
-            "effective_at": effective_at.isoformat(timespec="microseconds"),
-            "solidarity_bp": bp,
-            "fees": clean_fees,
-            "rates": clean_rates,
-            "rounding": "half_up",
-            "note": note,
-            "user": user_id,
-        },
-        fair_id=fair.id,
-        at=now,
-        locked=locked,
-    )
     return rule
