@@ -207,8 +207,15 @@ _PRODUCTS = (
         Product.price,
         Product.currency,
         Product.active,
+        Producer.kind,
+        Participation.producer_id.is_not(None).label("participating"),
     )
     .join(Producer, Producer.id == Product.producer_id)
+    .outerjoin(
+        Participation,
+        (Participation.producer_id == Product.producer_id)
+        & (Participation.fair_id == bindparam("fair")),
+    )
     .where(
         or_(
             Product.id.in_(bindparam("ids", expanding=True)),
@@ -218,14 +225,22 @@ _PRODUCTS = (
         Producer.network_id == bindparam("network"),
     )
 )
-_PRODUCERS_BY_CODE = select(Producer.code, Producer.id).where(
-    Producer.network_id == bindparam("network"),
-    func.upper(Producer.code).in_(bindparam("codes", expanding=True)),
-    Producer.active.is_(True),
-)
-_PARTICIPATING = select(Participation.producer_id).where(
-    Participation.fair_id == bindparam("fair"),
-    Participation.producer_id.in_(bindparam("ids", expanding=True)),
+_PRODUCERS_BY_CODE = (
+    select(
+        Producer.code,
+        Producer.id,
+        Producer.kind,
+        Participation.producer_id.is_not(None).label("participating"),
+    )
+    .outerjoin(
+        Participation,
+        (Participation.producer_id == Producer.id) & (Participation.fair_id == bindparam("fair")),
+    )
+    .where(
+        Producer.network_id == bindparam("network"),
+        func.upper(Producer.code).in_(bindparam("codes", expanding=True)),
+        Producer.active.is_(True),
+    )
 )
 _MEMBERS = (
     select(Member.producer_id, Member.id, Member.share_bp)
@@ -389,7 +404,11 @@ def member_shares(db: Session, producer_ids: Sequence[int]) -> dict[int, list[tu
     return shares
 
 
-def splits_with_members(db: Session, split_rows: list) -> tuple[list[list[Any]], list[list[Any]]]:
+def splits_with_members(
+    db: Session, split_rows: list, cooperatives: set[int] | None = None
+) -> tuple[list[list[Any]], list[list[Any]]]:
+    """The entry's ``splits`` and ``members`` lists. ``cooperatives``, when the caller
+    knows them, spares the members' query for the many sales that involve none."""
     splits = [
         [s.tender_no, s.producer_id, s.currency, s.gross, s.withheld, s.fee, s.net]
         for s in split_rows
@@ -397,7 +416,10 @@ def splits_with_members(db: Session, split_rows: list) -> tuple[list[list[Any]],
     net: dict[tuple[int, str], int] = defaultdict(int)
     for s in split_rows:
         net[(s.producer_id, s.currency)] += s.net
-    shares = member_shares(db, sorted({s.producer_id for s in split_rows}))
+    producers = {s.producer_id for s in split_rows}
+    if cooperatives is not None:
+        producers &= cooperatives
+    shares = member_shares(db, sorted(producers)) if producers else {}
     members = [list(m) for m in split_members(net, shares)] if shares else []
     return splits, members
 
@@ -513,14 +535,28 @@ def _open_session(db: Session, session_id: int):
     return cs
 
 
-def _resolve_lines(db: Session, fair: Fair, lines: Sequence[LineRequest]) -> list[dict[str, Any]]:
-    """Turn the till's lines into priced lines, refusing anything not for sale here."""
+def _note_producer(
+    pid: int, kind: str, takes_part: bool, participating: set[int], cooperatives: set[int]
+) -> None:
+    if takes_part:
+        participating.add(pid)
+    if kind == "cooperative":
+        cooperatives.add(pid)
+
+
+def _resolve_lines(
+    db: Session, fair: Fair, lines: Sequence[LineRequest]
+) -> tuple[list[dict[str, Any]], set[int]]:
+    """Turn the till's lines into priced lines, refusing anything not for sale here; also
+    say which of their producers are cooperatives (their shares are split further)."""
     ids = {ln.product_id for ln in lines if ln.product_id is not None}
     barcodes = {ln.barcode for ln in lines if ln.barcode}
     skus = {ln.sku for ln in lines if ln.sku}
     codes = {ln.producer_code.strip().upper() for ln in lines if ln.producer_code}
     conn = db.connection()
     products: dict[Any, Any] = {}
+    participating: set[int] = set()
+    cooperatives: set[int] = set()
     if ids or barcodes or skus:
         for p in conn.execute(
             _PRODUCTS,
@@ -529,26 +565,21 @@ def _resolve_lines(db: Session, fair: Fair, lines: Sequence[LineRequest]) -> lis
                 "barcodes": list(barcodes),
                 "skus": list(skus),
                 "network": fair.network_id,
+                "fair": fair.id,
             },
         ):
             products[("id", p.id)] = p
             if p.barcode:
                 products[("barcode", p.barcode)] = p
             products.setdefault(("sku", p.sku), p)
+            _note_producer(p.producer_id, p.kind, p.participating, participating, cooperatives)
     producers_by_code: dict[str, int] = {}
     if codes:
-        producers_by_code = {
-            code.upper(): pid
-            for code, pid in conn.execute(
-                _PRODUCERS_BY_CODE, {"codes": list(codes), "network": fair.network_id}
-            )
-        }
-    wanted = {p.producer_id for p in products.values()} | set(producers_by_code.values())
-    participating = (
-        set(conn.execute(_PARTICIPATING, {"fair": fair.id, "ids": list(wanted)}).scalars())
-        if wanted
-        else set()
-    )
+        for code, pid, kind, takes_part in conn.execute(
+            _PRODUCERS_BY_CODE, {"codes": list(codes), "network": fair.network_id, "fair": fair.id}
+        ):
+            producers_by_code[code.upper()] = pid
+            _note_producer(pid, kind, takes_part, participating, cooperatives)
     out = []
     for i, ln in enumerate(lines):
         f = f"lines[{i}]"
@@ -632,7 +663,7 @@ def _resolve_lines(db: Session, fair: Fair, lines: Sequence[LineRequest]) -> lis
                 "total": total,
             }
         )
-    return out
+    return out, cooperatives
 
 
 def _rate(rule: RuleVersion, fair: Fair, code: str, field_name: str) -> Decimal:
@@ -713,7 +744,7 @@ def _record(
             raise InvalidTender(f"there is no fair {fair_id}", field="fair")
         fair = Fair(**row._mapping)
     rule = rule_in_force(db, fair.id, now)
-    priced = _resolve_lines(db, fair, lines)
+    priced, cooperatives = _resolve_lines(db, fair, lines)
     total = sum(ln["total"] for ln in priced)
     if total <= 0:
         raise InvalidLine("the sale total must be greater than zero", field="lines")
@@ -836,7 +867,7 @@ def _record(
     for ln in priced:
         weights[ln["producer"]] += ln["total"]
     split_rows = split_sale(weights, shares, rule.solidarity_bp)
-    splits, members = splits_with_members(db, split_rows)
+    splits, members = splits_with_members(db, split_rows, cooperatives)
 
     locked = journal.lock_head(db)
     if session_id is not None and conn.dialect.name != "sqlite":
