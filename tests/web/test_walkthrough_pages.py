@@ -3,9 +3,13 @@ reader's language and adds up."""
 
 from __future__ import annotations
 
+import pytest
+
+from feria import hookimpl
 from feria.cashbox.models import Till
 from feria.cashbox.printjobs import STATUSES
 from feria.db import write_session
+from feria.payments import Authorization, PaymentMethod
 from feria.receipts import attach
 
 STATES_ES = ("Pendiente", "Imprimiendo", "Impreso", "Falló")
@@ -27,3 +31,42 @@ def test_the_print_queue_names_each_job_and_its_state_in_the_readers_language(
     # The spooler may be at it: any state, but in Spanish.
     assert any(f"<td>{state}</td>" in page.text for state in STATES_ES)
     assert not any(f"<td>{state}</td>" in page.text for state in STATUSES)
+
+
+class _Voucher(PaymentMethod):
+    """A method of a plugin's own, not one the core names."""
+
+    code = "gift_voucher"
+    name = "Gift voucher"
+
+    def authorize(self, tender, sale):
+        return Authorization.approve()
+
+
+class _VoucherPlugin:
+    @hookimpl
+    def feria_payment_methods(self, fair):
+        return [_Voucher()]
+
+
+@pytest.fixture
+def voucher(web_pm):
+    plugin = _VoucherPlugin()
+    web_pm.register(plugin, name="test-gift-voucher")
+    yield
+    web_pm.unregister(plugin)
+
+
+def test_the_rules_page_offers_a_fee_for_a_plugins_payment_method(client_as, fair, voucher):
+    page = client_as("organizer").get("/backoffice/fairs/feria-test/rules")
+    assert page.status_code == 200
+    assert "Gift voucher: comisión (%)" in page.text
+    assert 'name="fee_bp.gift_voucher"' in page.text
+
+
+def test_the_dashboard_names_a_plugins_payment_method(client_as, fair, voucher, sell):
+    sell([{"producer_code": "P01", "amount": 1500}], [{"method": "gift_voucher", "amount": 1500}])
+    page = client_as("organizer").get("/backoffice/fairs/feria-test")
+    assert page.status_code == 200
+    assert '<tr data-method="gift_voucher">' in page.text
+    assert "Gift voucher" in page.text

@@ -485,10 +485,8 @@ def _rules_page(
                 .group_by(Sale.rule_version_id)
             ).all()
         )
-    methods = sorted(
-        set(payment_methods(app_state(request).pm, fair))
-        | {m for v in versions for m in (v.fees or {})}
-    )
+    offered = payment_methods(app_state(request).pm, fair)
+    fee_methods = sorted(set(offered) | {m for v in versions for m in (v.fees or {})})
     latest = versions[0] if versions else None
     return _render(
         request,
@@ -498,7 +496,8 @@ def _rules_page(
             "versions": versions,
             "in_force": in_force,
             "used": used,
-            "methods": methods,
+            "fee_methods": fee_methods,
+            "methods": {code: m.name or code for code, m in offered.items()},
             "latest": latest,
             "rates_text": "\n".join(f"{c} = {r}" for c, r in sorted((latest.rates or {}).items()))
             if latest
