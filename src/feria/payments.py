@@ -137,9 +137,12 @@ class PaymentMethod:
     """Base class of payment methods. Subclass it and return instances from the
     ``feria_payment_methods`` hook.
 
-    ``code`` is stable and stored on every tender; ``gives_change`` marks cash-like methods
-    (the only ones that may be over-tendered, and whose tenders count towards the cash
-    drawer); ``currencies`` restricts the method to some currencies (empty: any).
+    ``code`` is stable and stored on every tender; ``name`` is what the till, receipts and
+    pages show, an English source string marked with :func:`feria.i18n.N_` that they
+    translate (give its translations in the ``.po`` catalogues); ``gives_change`` marks
+    cash-like methods (the only ones that may be over-tendered, and whose tenders count
+    towards the cash drawer); ``currencies`` restricts the method to some currencies
+    (empty: any).
     """
 
     code: str = ""

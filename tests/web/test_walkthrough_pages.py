@@ -70,3 +70,19 @@ def test_the_dashboard_names_a_plugins_payment_method(client_as, fair, voucher, 
     assert page.status_code == 200
     assert '<tr data-method="gift_voucher">' in page.text
     assert "Gift voucher" in page.text
+
+
+def test_the_till_names_payment_methods_in_the_readers_language(
+    client_as, fair, sell, cash_session
+):
+    sale = sell([{"producer_code": "P01", "amount": 1500}], [{"method": "cash", "amount": 2000}])
+    cashier = client_as("cashier")
+    page = cashier.get(f"/pos?till={fair.till_id}&lang=es")
+    assert page.status_code == 200
+    assert 'value="cash" checked> Efectivo</label>' in page.text
+    receipt = cashier.get(f"/pos/receipts/{sale.id}")
+    assert "<dt>Efectivo</dt>" in receipt.text and "Cash" not in receipt.text
+    report = cashier.get(f"/pos/sessions/{cash_session.id}/report")
+    assert '<th scope="row">Efectivo</th>' in report.text and "Cash" not in report.text
+    methods = cashier.get("/pos/methods").json()
+    assert {m["code"]: m["name"] for m in methods}["cash"] == "Efectivo"

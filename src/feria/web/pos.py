@@ -195,17 +195,20 @@ def _methods(
     request: Request,
     fair: Fair,
     rates: Mapping[str, Any] | None = None,
-    gettext: Callable[[str], str] = str,
+    gettext: Callable[[str], str] | None = None,
 ) -> list[dict[str, Any]]:
     """The payment methods offered at ``fair``, as the page and ``/pos/methods`` give them:
     code, name, whether it gives change, the currencies it is tendered in (with ``rates``,
-    the fair's: see :func:`_method_currencies`) and its tender ways (``gettext``
-    translates their labels)."""
-    methods = payment_methods(app_state(request).pm, fair)
+    the fair's: see :func:`_method_currencies`) and its tender ways (``gettext``, by
+    default the reader's language, translates their names and labels)."""
+    state = app_state(request)
+    if gettext is None:
+        gettext = state.templates.context(request)["translations"].gettext
+    methods = payment_methods(state.pm, fair)
     out = [
         {
             "code": m.code,
-            "name": m.name or m.code,
+            "name": gettext(m.name) if m.name else m.code,
             "gives_change": bool(m.gives_change),
             "currencies": _method_currencies(m, fair, rates or {}),
             "ways": _ways(m, fair, gettext),

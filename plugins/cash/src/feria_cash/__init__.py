@@ -4,12 +4,13 @@ core names no payment method of its own."""
 from __future__ import annotations
 
 from feria import hookimpl
+from feria.i18n import N_
 from feria.payments import Authorization, PaymentMethod, SaleInfo, TenderInfo
 
 
 class Cash(PaymentMethod):
     code = "cash"
-    name = "Cash"
+    name = N_("Cash")
     gives_change = True
     supports_refund = True
 

@@ -58,7 +58,7 @@ log = logging.getLogger(__name__)
 
 class SocialCurrencyPayment(PaymentMethod):
     code = ledger.METHOD
-    name = "Social currency"
+    name = N_("Social currency")
     gives_change = False  # a voucher is spent whole; change is given in the fair currency
     supports_refund = True
 

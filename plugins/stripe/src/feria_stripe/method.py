@@ -29,6 +29,7 @@ from typing import Any
 import stripe
 
 from feria.errors import FeriaError
+from feria.i18n import N_
 from feria.money import Money, convert
 from feria.payments import Authorization, PaymentMethod, SaleInfo, TenderInfo
 from feria_stripe.amounts import from_stripe, is_stripe_currency, to_stripe
@@ -111,7 +112,7 @@ def fee_of(balance_transaction: Any, currency: str) -> Money:
 
 class StripeCard(PaymentMethod):
     code = CODE
-    name = "Card (Stripe)"
+    name = N_("Card (Stripe)")
     supports_refund = True
 
     def __init__(self, settings: StripeSettings | None = None) -> None:
