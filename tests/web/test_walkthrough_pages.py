@@ -86,3 +86,25 @@ def test_the_till_names_payment_methods_in_the_readers_language(
     assert '<th scope="row">Efectivo</th>' in report.text and "Cash" not in report.text
     methods = cashier.get("/pos/methods").json()
     assert {m["code"]: m["name"] for m in methods}["cash"] == "Efectivo"
+
+
+def test_the_x_report_shows_cash_paid_out_so_the_expected_cash_adds_up(
+    client_as, engine, fair, sell, cash_session
+):
+    from feria.cashbox.sessions import record_movement
+
+    sell([{"producer_code": "P01", "amount": 1500}], [{"method": "cash", "amount": 1500}])
+    record_movement(
+        engine,
+        session_id=cash_session.id,
+        kind="paid_out",
+        amount=400,
+        reason="Bolsas de papel",
+        user_id=fair.users["cashier"],
+    )
+    report = client_as("cashier").get(f"/pos/sessions/{cash_session.id}/report?lang=es")
+    assert report.status_code == 200
+    assert (
+        '<div class="movement" data-kind="paid_out"><dt>Salidas de efectivo</dt><dd>$400</dd>'
+        in (report.text)
+    )
