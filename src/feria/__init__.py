@@ -5,7 +5,8 @@ The public plugin API an integrator imports from:
 * ``feria.hookimpl`` — mark a function as a hook implementation;
 * :mod:`feria.hookspecs` — every hook, documented;
 * :mod:`feria.money`, :mod:`feria.payments`, :mod:`feria.labels`, :mod:`feria.printing`,
-  :mod:`feria.web.menu` — the small typed objects hooks receive and return.
+  :mod:`feria.panels`, :mod:`feria.web.menu` — the small typed objects hooks receive and
+  return.
 """
 
 from __future__ import annotations

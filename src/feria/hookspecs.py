@@ -186,6 +186,40 @@ def feria_menu_items(user):
     """Return :class:`feria.web.menu.MenuItem` entries to show to ``user`` (may be None)."""
 
 
+@hookspec
+def feria_producer_panels(producer, fair, user, db):
+    """Return :class:`feria.panels.Panel` parts to add to ``producer``'s own page, as shown
+    to ``user``.
+
+    A producer's page is where they check what the caja común owes them; a plugin that keeps
+    something of theirs (an account in a community currency, a certification's next visit)
+    shows it there instead of on a page of its own. ``producer`` is the catalogue row,
+    ``fair`` the fair the page is about (``None`` when the producer takes part in none yet)
+    and ``user`` who looks: the producer's own user, or an organizer, who may open any
+    producer's page. Show only what is this producer's. ``db`` is the page's open session:
+    read through it and keep nothing between calls. Called each time the page or its live
+    part is drawn (on every journal entry while the page is open), so answer with a few
+    queries; return an empty list to add nothing. The page draws the panels after its own
+    sections, in the order the plugins answer, with the reader's language and the ``money``
+    filter; one that raises is logged and left out.
+    """
+
+
+@hookspec
+def feria_backoffice_panels(fair, user, db):
+    """Return :class:`feria.panels.Panel` parts to add to the organizers' live dashboard of
+    ``fair``, as shown to ``user`` (an organizer).
+
+    For figures a plugin keeps beside the caja común's (what circulates of a community
+    currency and the fund that backs it), where organizers already look during a fair.
+    ``fair`` is the catalogue row; ``db`` is the page's open session: read through it and
+    keep nothing between calls. Called each time the dashboard or its live part is drawn (on
+    every journal entry while it is open), so answer with a few queries. The panels are
+    drawn after the dashboard's own figures, in the order the plugins answer; one that
+    raises is logged and left out.
+    """
+
+
 # -- command line ---------------------------------------------------------------------------------
 
 

@@ -36,11 +36,13 @@ from starlette.responses import Response, StreamingResponse
 from starlette.routing import Route
 
 from feria import journal
+from feria.accounts import User
 from feria.cashbox.models import CashSession, Sale, SaleLine, Tender, Till
 from feria.cashbox.sales import payment_methods
 from feria.catalogue.models import Fair, Participation, Producer
 from feria.db import read_session
 from feria.errors import NotFound
+from feria.panels import collect_panels
 from feria.settlement import Settlement, fair_by_slug, settle
 from feria.web.auth import require_role
 from feria.web.state import app_state
@@ -480,25 +482,28 @@ def method_names(request: HTTPConnection, fair: Fair) -> dict[str, str]:
 # -- pages --------------------------------------------------------------------------------
 
 
-def _dashboard_data(request: Request, slug: str) -> dict[str, Any]:
+def _dashboard_data(request: Request, user: User, slug: str) -> dict[str, Any]:
     with read_session(app_state(request).engine) as db:
         fair = fair_by_slug(db, slug)
-        return {"current": fair, "board": dashboard(db, fair, method_names(request, fair))}
+        board = dashboard(db, fair, method_names(request, fair))
+        pm = app_state(request).pm
+        panels = collect_panels(pm, "feria_backoffice_panels", db, fair=fair, user=user)
+        return {"current": fair, "board": board, "panels": panels}
 
 
 def dashboard_page(request: Request) -> Response:
-    require_role(request, "organizer")
-    data = _dashboard_data(request, request.path_params["slug"])
+    user = require_role(request, "organizer")
+    data = _dashboard_data(request, user, request.path_params["slug"])
     return render_page(request, "backoffice/dashboard.html", data)
 
 
 async def dashboard_events(request: Request) -> Response:
-    await run_in_threadpool(require_role, request, "organizer")
+    user = await run_in_threadpool(require_role, request, "organizer")
     slug = request.path_params["slug"]
-    await run_in_threadpool(_dashboard_data, request, slug)  # an unknown fair is a 404 now
+    await run_in_threadpool(_dashboard_data, request, user, slug)  # unknown fair: 404 now
 
     def render() -> str:
-        data = _dashboard_data(request, slug)
+        data = _dashboard_data(request, user, slug)
         return render_fragment(request, "backoffice/_dashboard_figures.html", data)
 
     return event_stream(request, render)

@@ -29,6 +29,7 @@ from feria.cashbox.models import Payout, Sale, SaleLine, Split, Tender
 from feria.catalogue.models import Fair, Participation, Producer, RuleVersion
 from feria.db import read_session
 from feria.errors import Forbidden, NotFound
+from feria.panels import Panel, collect_panels
 from feria.settlement import Settlement, acknowledge_payout
 from feria.web.auth import require_role
 from feria.web.live import (
@@ -110,6 +111,7 @@ class ProducerView:
     settlement: Settlement | None = None
     payouts: list[Payout] = field(default_factory=list)
     head: journal.Head | None = None
+    panels: list[Panel] = field(default_factory=list)
 
 
 def producer_sales(
@@ -204,7 +206,7 @@ def allowed_producer(request: Request) -> tuple[User, int]:
     return user, path_id(request, "producer_id")
 
 
-def _view(request: Request, producer_id: int) -> ProducerView:
+def _view(request: Request, user: User, producer_id: int) -> ProducerView:
     slug = request.query_params.get("fair")
     raw_before = request.query_params.get("before", "")
     before = int(raw_before) if raw_before.isdigit() and len(raw_before) < 12 else None
@@ -219,6 +221,12 @@ def _view(request: Request, producer_id: int) -> ProducerView:
             raise NotFound(f"{producer.code} does not take part in the fair {slug!r}")
         fair = fair or (fairs[0] if fairs else None)
         view = ProducerView(producer=producer, fair=fair, fairs=fairs, head=journal.head(db))
+        # What plugins keep of this producer's (a community-currency account…) is theirs
+        # whether or not they take part in a fair yet.
+        pm = app_state(request).pm
+        view.panels = collect_panels(
+            pm, "feria_producer_panels", db, producer=producer, fair=fair, user=user
+        )
         if fair is None:
             return view
         view.sales, view.more_before = producer_sales(db, fair.id, producer.id, before=before)
@@ -245,6 +253,7 @@ def _context(request: Request, user: User, view: ProducerView) -> dict[str, Any]
         "can_acknowledge": user.role == "producer" and user.producer_id == view.producer.id,
         "before": request.query_params.get("before"),
         "done": request.query_params.get("done"),
+        "panels": view.panels,
     }
 
 
@@ -263,16 +272,16 @@ def home(request: Request) -> Response:
 
 def producer_page(request: Request) -> Response:
     user, producer_id = allowed_producer(request)
-    view = _view(request, producer_id)
+    view = _view(request, user, producer_id)
     return render_page(request, "producer/page.html", _context(request, user, view))
 
 
 async def producer_events(request: Request) -> Response:
     user, producer_id = await run_in_threadpool(allowed_producer, request)
-    await run_in_threadpool(_view, request, producer_id)  # unknown fair or producer: 404 now
+    await run_in_threadpool(_view, request, user, producer_id)  # unknown: 404 now
 
     def render() -> str:
-        view = _view(request, producer_id)
+        view = _view(request, user, producer_id)
         return render_fragment(request, "producer/_live.html", _context(request, user, view))
 
     return event_stream(request, render)

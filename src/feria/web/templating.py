@@ -9,12 +9,14 @@ Every template gets: ``request``, ``user``, ``fair`` (the newest fair), ``locale
 ``csrf_input()`` (the hidden field every form needs), ``static(path)``, ``role_name(role)``,
 ``languages`` (for the language switcher) and the filters ``money(currency)``,
 ``datetime``, ``date`` and ``date_range(end)`` that format in the reader's locale and the
-fair's timezone.
+fair's timezone; and ``render_panel(panel)``, which draws a plugin's panel
+(:mod:`feria.panels`) inside the page.
 """
 
 from __future__ import annotations
 
 import datetime as dt
+import logging
 from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Any
@@ -34,8 +36,11 @@ from feria.catalogue.models import Fair
 from feria.db import read_session
 from feria.i18n import N_
 from feria.money import Money, format_money
+from feria.panels import Panel
 from feria.web.auth import SESSION_KEY, current_user
 from feria.web.menu import MenuItem
+
+log = logging.getLogger("feria.web.templating")
 
 LANG_COOKIE = "feria_lang"
 LANG_COOKIE_MAX_AGE = 365 * 24 * 3600
@@ -122,6 +127,22 @@ def date_range_filter(context, start: dt.date, end: dt.date, skeleton: str = "yM
     return format_interval(start, end, skeleton, locale=context["format_locale"])
 
 
+@pass_context
+def render_panel(context, panel: Panel) -> Markup:
+    """``{{ render_panel(panel) }}``: a plugin's :class:`feria.panels.Panel`, drawn by its
+    template with the page's context and the panel's own on top, or nothing at all.
+
+    A panel is extra to the page it sits in: a template that is missing or fails (a typo in
+    a plugin, a theme's override written for an older plugin) is logged and the panel left
+    out, so the producer or organizer still gets the page they came for."""
+    try:
+        template = context.environment.get_template(panel.template)
+        return Markup(template.render({**context.get_all(), **panel.context, "panel": panel}))
+    except Exception:
+        log.exception("could not render the panel %r (%s)", panel.title, panel.template)
+        return Markup("")
+
+
 def build_environment(dirs: Iterable[Path], *, auto_reload: bool = False) -> Environment:
     env = Environment(
         loader=ChoiceLoader([FileSystemLoader(str(d)) for d in dirs]),
@@ -141,6 +162,7 @@ def build_environment(dirs: Iterable[Path], *, auto_reload: bool = False) -> Env
         date=date_filter,
         date_range=date_range_filter,
     )
+    env.globals["render_panel"] = render_panel
     return env
 
 
