@@ -204,7 +204,9 @@ def test_a_wrong_pin_is_refused_at_the_till_nothing_is_recorded_and_the_cash_sta
     assert balance(live.engine, live.member) == before
     # The sale is still on the screen with the cash that was handed over; 7.990 still due.
     assert page.locator("#lines-body tr").count() == 1
-    assert page.inner_text("#tenders").splitlines() == ["Cash: $5.000"]
+    assert page.inner_text("#tenders").splitlines() == [
+        "Efectivo: $5.000"
+    ]  # in the fair's language
     assert page.inner_text("#due") == "$7.990"
     assert page.input_value(PIN_INPUT) == ""
     for shown in (page.inner_text("#pos"), device_storage(page)):
