@@ -649,11 +649,13 @@
     }
     cart.tenders.push(t);
     saveDraft();
+    // Taken: what was typed must not linger into the next tender or the next sale, where
+    // Enter alone would tender it again instead of what is due.
+    tenderAmount.value = "";
+    tenderRef.value = "";
     if (due() <= 0) submitSale();
     else {
       render();
-      tenderAmount.value = "";
-      tenderRef.value = "";
       tenderAmount.focus();
     }
   }
