@@ -70,6 +70,35 @@ def start_printing(stack: ExitStack, port: int, echo: Callable[[str], None]) -> 
     echo(f"virtual receipt printer on 127.0.0.1:{port}; see /backoffice/printed")
 
 
+def point_demo_till_at(engine: Engine, fair_slug: str, port: int) -> bool:
+    """Make the demo till T1 print to the virtual printer on 127.0.0.1:``port`` (the demo
+    data says 9100; ``feria demo --printer-port`` may choose another). Only the demo's own
+    local printer is changed, never one configured by hand. Whether it changed."""
+    from sqlalchemy import select
+
+    from feria.cashbox.models import Till
+    from feria.catalogue.models import Fair
+    from feria.db import write_session
+
+    with write_session(engine) as db:
+        till = db.scalar(
+            select(Till)
+            .join(Fair, Fair.id == Till.fair_id)
+            .where(Fair.slug == fair_slug, Till.code == "T1")
+        )
+        printer = dict(till.printer or {}) if till is not None else {}
+        local = (
+            printer.get("driver") == "escpos"
+            and printer.get("connection") == "network"
+            and printer.get("host") in ("127.0.0.1", "localhost")
+        )
+        if not local or printer.get("port") == port:
+            return False
+        printer["port"] = port
+        till.printer = printer
+        return True
+
+
 def start_card_stand_in(stack: ExitStack, base_url: str, echo: Callable[[str], None]) -> None:
     """Card payments in the demo go to a local stand-in of Stripe (no card is charged),
     unless real Stripe keys are configured."""
@@ -102,6 +131,7 @@ def run(
     from feria.web.settings import Settings
 
     info = prepare(engine, pm, echo)
+    point_demo_till_at(engine, info.fair_slug, printer_port)
     base_url = f"http://{host}:{port}"
     settings = Settings.from_env(base_url=base_url, demo_logins=info.logins)
     with ExitStack() as stack:
