@@ -11,7 +11,11 @@ Written only against feria's public hooks, as an outside plugin would be:
 * ``feria_migration_dirs`` — the plugin's tables (``social_currency_*``), its own branch;
 * ``feria_startup`` — refuse to start without the signing secret once vouchers or cards
   exist; mirror refunds and payouts committed while the app was down;
-* ``feria_cli_commands`` — ``feria currency …``.
+* ``feria_cli_commands`` — ``feria currency …``;
+* ``feria_producer_panels`` / ``feria_backoffice_panels`` — a producer's accounts and
+  their statements on the producer's page, the bank's position on the organizers'
+  dashboard (:mod:`.web`, drawn by this plugin's templates: ``feria_template_dirs``), and
+  the statement's CSV download (``feria_routes``).
 
 The functions an organizer's tools call are re-exported here from the modules that hold
 them: :mod:`.currencies` (the community bank), :mod:`.accounts`, :mod:`.vouchers`,
@@ -126,3 +130,31 @@ def feria_load_demo(engine, pm, fair_slug):
     # ``feria demo`` prints its logins in the terminal; this is how its cashier pays in LUCA.
     for line in till_notes(engine, load_demo_currency(engine, pm, fair_slug)):
         print(line)
+
+
+@hookimpl
+def feria_template_dirs():
+    return [str(Path(__file__).parent / "templates")]
+
+
+@hookimpl
+def feria_routes():
+    from feria_social_currency.web import routes
+
+    return routes
+
+
+@hookimpl
+def feria_producer_panels(producer, db):
+    # Every member account linked to the producer, whoever looks: the page itself lets in
+    # only the producer's own users and organizers.
+    from feria_social_currency.web import producer_panels
+
+    return producer_panels(producer, db)
+
+
+@hookimpl
+def feria_backoffice_panels(fair, db):
+    from feria_social_currency.web import backoffice_panels
+
+    return backoffice_panels(fair, db)
