@@ -382,7 +382,9 @@ def machine_for(made: dict, new_database, stats: Counter) -> type[RuleBasedState
                 if part:
                     tenders.append(TenderRequest("card", part))
                     due -= part
-            short = pay["short"] and due > 0
+            # Paying 1 short needs some tender left to pay with (a sale of 1 paid with
+            # nothing is refused for having no tender at all).
+            short = pay["short"] and due > 0 and bool(tenders or due > 1)
             rest = due - 1 if short else due + (0 if online else pay["extra_cash"])
             if rest > 0:
                 tenders.append(TenderRequest("card" if online else "cash", rest))
