@@ -187,3 +187,23 @@ def test_mutual_credit_shows_no_fund_and_its_balances_sum_to_zero(engine, client
     accounts_table = page[page.index('data-accounts="HORA"') :]
     assert f"-30,00{NBSP}HORA" in accounts_table and f"45,00{NBSP}HORA" in accounts_table
     assert f'data-figure="sum">0,00{NBSP}HORA<' in accounts_table
+
+
+def test_the_demo_producer_sees_their_luca_account_with_a_payment_in_it(engine, pm, client):
+    from feria_social_currency import load_demo_currency
+
+    from feria.demo import DEMO_FAIR_SLUG, DEMO_PASSWORD, load_demo
+    from feria.testing.clients import log_in
+
+    load_demo(engine, pm, with_sales=False)
+    demo = load_demo_currency(engine, pm, DEMO_FAIR_SLUG)
+    load_demo_currency(engine, pm, DEMO_FAIR_SLUG)  # run again: nothing is paid twice
+    honey = next(a for a in demo.accounts if a.producer_code == "P01")
+
+    page = log_in(client, "productor", DEMO_PASSWORD).get("/producer?lang=es").text
+
+    assert f'<article class="sc-account" data-account="{honey.number}">' in page
+    assert f'data-figure="sc-balance">36,00{NBSP}LUCA<' in page
+    rows = re.findall(r'<tr data-seq="\d+">.*?</tr>', page, re.S)
+    assert len(rows) == 1 and "Transferencia" in rows[0]
+    assert f'href="{csv_url(honey.number)}"' in page

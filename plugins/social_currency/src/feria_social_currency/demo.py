@@ -1,6 +1,6 @@
 """The demo's community currency: the *Luca* of the network's community bank, backed by
 pesos at 1,000 CLP per luca, with member accounts for two shoppers and three demo producers,
-a member card and a sheet of vouchers.
+a payment from one member to a producer, a member card and a sheet of vouchers.
 
 Like feria's demo it is idempotent (a second call changes nothing) and its PIN is public on
 purpose: never use the demo's accounts at a real fair.
@@ -37,6 +37,12 @@ DEMO_MEMBERS: tuple[tuple[str, str | None, int], ...] = (
     ("Cooperativa Textil La Esperanza", "P07", 0),
 )
 DEMO_VOUCHERS = (5, 1_000)  # five vouchers of 10.00 luca
+DEMO_TRANSFERS: tuple[tuple[str, str, int, str], ...] = (
+    # payer, payee (member names), luca, note: the community kitchen pays the honey
+    # producer directly, so the demo producer (``productor``) finds a balance and a
+    # movement in their account on their own page
+    ("Comedor Popular Yungay", "Miel Los Quillayes", 3_600, "Miel de ulmo para el comedor"),
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -145,6 +151,7 @@ def load_demo_currency(engine: Engine, pm: pluggy.PluginManager, fair_slug: str)
                     engine, code=DEMO_CODE, amount=issued, to=acct.number, user_id=organizer
                 )
         members.append(DemoAccount(acct.number, name, producer_code, DEMO_PIN))
+    _ensure_transfers(engine, {m.name: m.number for m in members})
     shopper = members[0].number
     with read_session(engine) as db:
         card_no = db.scalar(select(Account.card_no).where(Account.number == shopper))
@@ -168,6 +175,39 @@ def load_demo_currency(engine: Engine, pm: pluggy.PluginManager, fair_slug: str)
     with read_session(engine) as db:
         position = currencies.bank_position(db, DEMO_CODE)
     return DemoCurrency(DEMO_CODE, DEMO_RATE, tuple(members), card, tuple(printed), position, note)
+
+
+def _ensure_transfers(engine: Engine, numbers: dict[str, str]) -> None:
+    """The demo's payments between members (:data:`DEMO_TRANSFERS`), each made once: one
+    already in the ledger (same payer, payee and note) is not made again."""
+    for payer, payee, amount, note in DEMO_TRANSFERS:
+        if payer not in numbers or payee not in numbers:
+            continue  # a demo without that producer
+        with read_session(engine) as db:
+            ids = dict(
+                db.execute(
+                    select(Account.number, Account.id).where(
+                        Account.number.in_((numbers[payer], numbers[payee]))
+                    )
+                ).all()
+            )
+            made = db.scalar(
+                select(Movement.id).where(
+                    Movement.from_account == ids[numbers[payer]],
+                    Movement.to_account == ids[numbers[payee]],
+                    Movement.kind == "transfer",
+                    Movement.note == note,
+                )
+            )
+        if made is None:
+            accounts.transfer(
+                engine,
+                from_=numbers[payer],
+                to=numbers[payee],
+                amount=amount,
+                pin=DEMO_PIN,
+                note=note,
+            )
 
 
 def till_notes(engine: Engine, demo: DemoCurrency) -> list[str]:
