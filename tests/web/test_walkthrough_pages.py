@@ -108,3 +108,16 @@ def test_the_x_report_shows_cash_paid_out_so_the_expected_cash_adds_up(
         '<div class="movement" data-kind="paid_out"><dt>Salidas de efectivo</dt><dd>$400</dd>'
         in (report.text)
     )
+
+
+def test_the_fairs_first_rules_hold_from_the_start_not_from_a_date_in_1999(client_as, sell):
+    sell([{"producer_code": "P01", "amount": 1500}], [{"method": "cash", "amount": 1500}])
+    producer = client_as("producer")
+    page = producer.get("/producer", follow_redirects=True)
+    assert "Versión 1, vigente desde el comienzo: fondo solidario 5%." in page.text
+    assert "-99" not in page.text
+    organizer = client_as("organizer")
+    rules = organizer.get("/backoffice/fairs/feria-test/rules")
+    assert "<td>desde el comienzo</td>" in rules.text
+    settlement = organizer.get("/backoffice/fairs/feria-test/settlement")
+    assert "Versión 1, vigente desde el comienzo" in settlement.text
