@@ -86,6 +86,10 @@ def test_three_item_keyboard_sale_takes_twelve_keystrokes_and_is_recorded(
     keys.type("p07 2500")  # a free line: producer P07, 2.500
     keys.press("Enter")
     page.wait_for_selector("#lines-body tr:nth-child(3)")
+    # The free line names its producer once: the code is not repeated after the label.
+    free_line = page.inner_text("#lines-body tr:nth-child(3) td:first-child")
+    assert free_line.count("P07") == 1, free_line
+    assert "Cooperativa Textil" in free_line
     assert page.inner_text("#total") == "$25.490"
     keys.press("F8")  # cash given: 30.000, the third quick amount (exact, 26.000, 30.000)
 

@@ -361,7 +361,8 @@
         amount,
         description: free[3] || "",
         quantity: "1",
-        label: free[3] || `${T.free_line} ${producer.code}`,
+        // The row adds the producer's code after the label, so the label names the producer.
+        label: free[3] || (producer.name ? `${T.free_line} · ${producer.name}` : T.free_line),
         producer: producer.code,
         unit: "piece",
         total: amount,
