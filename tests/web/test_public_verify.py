@@ -191,3 +191,28 @@ def test_the_page_needs_no_login_and_is_never_cached_stale(client, fair, sell):
     assert answer.headers["cache-control"] == "no-cache"
     with read_session(client.app.state.feria.engine) as db:
         assert db.scalar(select(User.id).where(User.username == "caja")) is not None
+
+
+@pytest.mark.parametrize(
+    ("lang", "two", "one", "weighed"),
+    [
+        ("es", "2 unidades", "1 unidad", "1,25 kg"),
+        ("pt_BR", "2 unidades", "1 unidade", "1,25 kg"),
+        ("en", "2 pieces", "1 piece", "1.25 kg"),
+    ],
+)
+def test_quantities_read_in_the_right_plural_form(client, fair, sell, lang, two, one, weighed):
+    scarves = sell(
+        [
+            {"barcode": "7800000000023", "quantity": "2"},
+            {"barcode": "7800000000016", "quantity": "1.25"},
+        ],
+        [{"method": "cash", "amount": 40_000}],
+    )
+    scarf = sell([{"barcode": "7800000000023"}], [{"method": "cash", "amount": 20_000}])
+
+    many = client.get(f"/verify/{scarves.id}?lang={lang}").text
+    single = client.get(f"/verify/{scarf.id}?lang={lang}").text
+
+    assert f"{two} ×" in many and f"{weighed} ×" in many
+    assert f"{one} ×" in single
