@@ -196,6 +196,15 @@ def test_the_settlement_and_its_sheet_open_at_phone_size(new_page, login, live):
     assert page.locator("h1").inner_text()
     page.goto(f"/backoffice/fairs/{SLUG}/settlement/{live.fair.producers['P07']}")
     assert page.locator("[data-digest]").inner_text()
+    # The sheet's wide tables scroll in their own box; the page does not scroll sideways.
+    width = page.evaluate("document.documentElement.scrollWidth")
+    assert width <= PHONE["width"], f"the sheet is {width} px wide on a phone"
+    # On paper they are printed whole, not cut off at the box's edge.
+    page.emulate_media(media="print")
+    assert page.evaluate(
+        """[...document.querySelectorAll('.sheet .table-wrap')].every(
+            (w) => getComputedStyle(w).overflowX === 'visible')"""
+    )
 
 
 @pytest.mark.parametrize(
