@@ -91,6 +91,16 @@ def test_the_layout_is_phone_friendly_and_accessible(client):
     assert "--tap: 2.75rem" in css.text
 
 
+def test_every_page_has_a_favicon_and_favicon_ico_is_no_404(client):
+    page = client.get("/").text
+    assert '<link rel="icon" href="/static/favicon.svg" type="image/svg+xml">' in page
+    linked = client.get("/static/favicon.svg")
+    asked = client.get("/favicon.ico")
+    assert linked.status_code == asked.status_code == 200
+    assert asked.headers["content-type"] == "image/svg+xml"
+    assert asked.content == linked.content and b"<svg" in asked.content
+
+
 def test_demo_logins_are_listed_with_what_to_open(engine, web_pm, fair):
     settings = Settings(
         secret_key="test",

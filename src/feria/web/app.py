@@ -17,7 +17,7 @@ from starlette.applications import Starlette
 from starlette.middleware import Middleware
 from starlette.middleware.sessions import SessionMiddleware
 from starlette.requests import Request
-from starlette.responses import JSONResponse
+from starlette.responses import FileResponse, JSONResponse, Response
 from starlette.routing import BaseRoute, Mount, Route
 from starlette.staticfiles import StaticFiles
 
@@ -88,8 +88,24 @@ def _static_routes(settings: Settings, theme: str, plugin_static) -> list[BaseRo
     for name, directory in plugin_static:
         routes.append(Mount(f"/static/plugins/{name}", StaticFiles(directory=str(directory))))
     dirs = [settings.themes_dir / theme / "static", settings.themes_dir / "default" / "static"]
+    routes.append(Route("/favicon.ico", _favicon(dirs), methods=["GET", "HEAD"], name="favicon"))
     routes.append(Mount("/static", _ThemeStatic(dirs), name="static"))
     return routes
+
+
+def _favicon(dirs: list[Path]):
+    """``/favicon.ico``, which browsers and feed readers ask for whatever the page links to:
+    the theme's ``favicon.svg`` (the default theme's if the theme has none), not a 404."""
+    found = next((d / "favicon.svg" for d in dirs if (d / "favicon.svg").is_file()), None)
+
+    async def favicon(request: Request) -> Response:
+        if found is None:
+            return Response(status_code=404)
+        return FileResponse(
+            found, media_type="image/svg+xml", headers={"Cache-Control": "public, max-age=86400"}
+        )
+
+    return favicon
 
 
 def create_app(
