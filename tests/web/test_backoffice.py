@@ -16,7 +16,7 @@ from sqlalchemy import select
 
 from feria.accounts import User
 from feria.cashbox.models import Payout, Sale, Split
-from feria.cashbox.sessions import add_till, close_session, open_session
+from feria.cashbox.sessions import add_till, close_session, open_session, record_movement
 from feria.catalogue.models import Fair, Network, Producer, Product, RuleVersion
 from feria.catalogue.service import create_fair, join_fair
 from feria.db import read_session, write_session
@@ -454,6 +454,52 @@ def test_a_session_closed_with_a_discrepancy_is_shown_in_the_back_office(
     row = re.search(rf'data-session="{cash_session.id}">(.*?)</tr>', page.text, re.S).group(1)
     assert "$25.000" in row and "$24.000" in row
     assert re.search(r'badge warn">.*?\$-1\.000', row, re.S)
+
+
+def test_a_sessions_paid_ins_and_outs_are_listed_to_explain_its_close(
+    organizer, engine, pm, fair, cash_session
+):
+    cashier = fair.users["cashier"]
+    record_movement(
+        engine,
+        session_id=cash_session.id,
+        kind="paid_in",
+        amount=5_000,
+        reason="monedas para vuelto",
+        user_id=cashier,
+    )
+    record_movement(
+        engine,
+        session_id=cash_session.id,
+        kind="paid_out",
+        amount=3_000,
+        reason="bolsas para la caja",
+        user_id=cashier,
+    )
+    # Float 20,000 + 5,000 in - 3,000 out = 22,000 expected; 21,000 counted.
+    close_session(engine, pm, session_id=cash_session.id, user_id=cashier, counted={"CLP": 21_000})
+    with read_session(engine) as db:
+        who = db.get(User, cashier)
+
+    page = organizer.get(f"/backoffice/fairs/{SLUG}/sessions?lang=es")
+
+    assert page.status_code == 200
+    row = re.search(rf'data-session="{cash_session.id}">(.*?)</tr>', page.text, re.S).group(1)
+    assert f'href="#movements-{cash_session.id}">' in row and "$2.000" in row  # net in
+    table = re.search(rf'id="movements-{cash_session.id}"(.*?)</table>', page.text, re.S).group(1)
+    paid_in = re.search(r'data-kind="paid_in">(.*?)</tr>', table, re.S).group(1)
+    paid_out = re.search(r'data-kind="paid_out">(.*?)</tr>', table, re.S).group(1)
+    assert "Entrada" in paid_in and "$5.000" in paid_in and "monedas para vuelto" in paid_in
+    assert "Salida" in paid_out and "$-3.000" in paid_out and "bolsas para la caja" in paid_out
+    assert (who.display_name or who.username) in paid_in
+    assert table.index("monedas") < table.index("bolsas")  # in the order they happened
+
+
+def test_a_fair_without_paid_ins_or_outs_says_so(organizer, cash_session):
+    page = organizer.get(f"/backoffice/fairs/{SLUG}/sessions?lang=en")
+
+    assert "No cash has been paid in or out of a drawer at this fair." in page.text
+    assert "data-movements" not in page.text
 
 
 # -- settlement, payouts, exports -------------------------------------------------------------

@@ -32,7 +32,7 @@ from starlette.routing import Route
 from feria import hookimpl, journal
 from feria.accounts import ROLES, User, add_user
 from feria.cashbox.errors import NoRuleInForce
-from feria.cashbox.models import CashSession, Sale, Till
+from feria.cashbox.models import CashMovement, CashSession, Sale, Till
 from feria.cashbox.sales import payment_methods
 from feria.catalogue.models import (
     PRODUCER_KINDS,
@@ -629,6 +629,21 @@ def add_user_post(request: Request, form: dict[str, str]) -> Response:
 
 
 @dataclass(frozen=True, slots=True)
+class MovementRow:
+    """Cash put into (``paid_in``) or taken out of (``paid_out``) a session's drawer: part
+    of the cash the close expects, so it is what explains many a discrepancy."""
+
+    id: int
+    session_id: int
+    kind: str
+    amount: int
+    currency: str
+    reason: str
+    by: str
+    at: dt.datetime
+
+
+@dataclass(frozen=True, slots=True)
 class SessionRow:
     """A cash session as the organizers review it."""
 
@@ -644,10 +659,45 @@ class SessionRow:
     counted: dict[str, int]
     discrepancy: dict[str, int]
     close_seq: int | None
+    movements: tuple[MovementRow, ...] = ()
 
     @property
     def off(self) -> bool:
         return any(v != 0 for v in self.discrepancy.values())
+
+    @property
+    def moved(self) -> dict[str, int]:
+        """What the paid-ins and paid-outs added to the drawer, by currency (negative when
+        more went out than came in)."""
+        net: dict[str, int] = defaultdict(int)
+        for mv in self.movements:
+            net[mv.currency] += mv.amount if mv.kind == "paid_in" else -mv.amount
+        return dict(net)
+
+
+def _movements(db: Session, fair_id: int) -> dict[int, list[MovementRow]]:
+    """Every paid-in and paid-out of the fair's sessions, by session, oldest first."""
+    by_session: dict[int, list[MovementRow]] = defaultdict(list)
+    for mv, display, username in db.execute(
+        select(CashMovement, User.display_name, User.username)
+        .join(CashSession, CashSession.id == CashMovement.session_id)
+        .join(User, User.id == CashMovement.user_id)
+        .where(CashSession.fair_id == fair_id)
+        .order_by(CashMovement.session_id, CashMovement.at, CashMovement.id)
+    ):
+        by_session[mv.session_id].append(
+            MovementRow(
+                id=mv.id,
+                session_id=mv.session_id,
+                kind=mv.kind,
+                amount=mv.amount,
+                currency=mv.currency,
+                reason=mv.reason,
+                by=display or username,
+                at=mv.at,
+            )
+        )
+    return by_session
 
 
 @organizer_only
@@ -661,6 +711,7 @@ def sessions(request: Request, form: dict[str, str]) -> Response:
                 .group_by(Sale.session_id)
             ).all()
         )
+        movements = _movements(db, fair.id)
         rows = [
             SessionRow(
                 id=cs.id,
@@ -675,6 +726,7 @@ def sessions(request: Request, form: dict[str, str]) -> Response:
                 counted=dict(cs.counted or {}),
                 discrepancy=dict(cs.discrepancy or {}),
                 close_seq=cs.close_seq,
+                movements=tuple(movements.get(cs.id, ())),
             )
             for cs, till_code, display, username in db.execute(
                 select(CashSession, Till.code, User.display_name, User.username)
