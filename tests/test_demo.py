@@ -83,7 +83,8 @@ def test_load_creates_the_demo_fair(engine, demo_pm):
         assert fair.place and fair.receipt_footer
         rule = db.scalar(select(RuleVersion).where(RuleVersion.fair_id == fair.id))
         assert rule.solidarity_bp == 500
-        assert rule.fees["card"] == {"bp": 295, "fixed": 0}
+        # A fee only for a method the demo has: its card payments (Stripe) state their own.
+        assert set(rule.fees or {}) <= set(payment_methods(demo_pm, fair))
 
         kinds = defaultdict(list)
         for producer in db.scalars(

@@ -120,7 +120,10 @@ FAIR = {
     "locale": "es_CL",
     "timezone": "America/Santiago",
     "solidarity_bp": 500,  # 5% for the network's solidarity fund
-    "fees": {"card": {"bp": 295, "fixed": 0}},  # the card processor's fee, 2,95%
+    # No fee in the rules: the demo takes cash, social currency and cards through Stripe, and
+    # Stripe states its own fee on every charge (a stated fee wins over a rule's). A rule's
+    # fee is for a method that states none, under that method's code.
+    "fees": {},
     "receipt_footer": (
         "¡Gracias por comprar en la caja común!\n"
         "El 5% de su compra va al fondo solidario de la Red.\n"
