@@ -41,7 +41,6 @@ from feria.cashbox.sales import (
     _existing,
     _next_sale_id,
     _rate,
-    _sale_for_hooks,
     _value,
     commit_entry,
     fingerprint,
@@ -52,7 +51,7 @@ from feria.cashbox.sales import (
 )
 from feria.cashbox.split import TenderShare, split_sale
 from feria.catalogue.models import Fair, RuleVersion, utcnow
-from feria.db import write_session
+from feria.db import read_session, write_session
 from feria.money import Money, MoneyError, currency
 from feria.payments import SaleInfo, TenderInfo
 
@@ -390,10 +389,18 @@ def void_sale(
     return recorded
 
 
+def _stored_sale(engine: Engine, sale_id: int) -> Sale:
+    """The sale row with its lines, tenders and splits loaded, for the hooks."""
+    with read_session(engine) as db:
+        sale = db.get(Sale, sale_id)
+        _ = sale.lines, sale.tenders, sale.splits  # loaded while the session is open
+        return sale
+
+
 def _after(engine, pm, recorded: RecordedSale, sale_id: int, fair: Fair) -> None:
     if pm.hook.feria_sale_refunded.get_hookimpls():
         refund = sale_from_entry(recorded)
-        original = _sale_for_hooks(engine, sale_id)
+        original = _stored_sale(engine, sale_id)
         pm.hook.feria_sale_refunded(refund=refund, original=original, fair=fair)
     pm.hook.feria_journal_appended(
         entry_seq=recorded.seq, kind=recorded.body["kind"], fair_id=fair.id

@@ -51,7 +51,7 @@ from feria.catalogue.models import (
     utcnow,
 )
 from feria.catalogue.rules import rule_in_force
-from feria.db import read_session, write_session
+from feria.db import write_session
 from feria.money import Money, MoneyError, convert, currency, line_total
 from feria.payments import SECRET_DATA_KEYS, PaymentMethod, SaleInfo, TenderInfo
 
@@ -505,14 +505,6 @@ def sale_from_entry(recorded: RecordedSale) -> Sale:
     set_committed_value(sale, "tenders", [Tender(**r) for r in rows["tenders"]])
     set_committed_value(sale, "splits", [Split(**r) for r in rows["splits"]])
     return sale
-
-
-def _sale_for_hooks(engine: Engine, sale_id: int) -> Sale:
-    with read_session(engine) as db:
-        sale = db.get(Sale, sale_id)
-        # Load the relationships while the session is open: hooks get a complete object.
-        _ = sale.lines, sale.tenders, sale.splits
-        return sale
 
 
 @dataclass(frozen=True, slots=True)
