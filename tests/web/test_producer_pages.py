@@ -321,3 +321,40 @@ def test_an_organizer_may_open_any_producers_page_but_not_acknowledge_for_them(
     assert page.status_code == 200
     assert "Tomates" in page.text
     assert "/acknowledge" not in page.text and "Not acknowledged yet" in page.text
+
+
+def test_the_language_chosen_survives_the_redirects_to_the_login_and_back(client, fair):
+    """``/producer?lang=es`` from a browser that asks for English: the login it is sent to
+    and the producer's own page it then opens both speak Spanish."""
+    english = {"Accept-Language": "en"}
+
+    login = client.get("/producer?lang=es", headers=english)
+
+    assert login.url.path == "/login"
+    assert '<html lang="es">' in login.text and "Iniciar sesión" in login.text
+    answer = client.post(
+        "/login",
+        data={
+            "username": "miel",
+            "password": fair.passwords["producer"],
+            "next": login.url.params["next"],
+            "csrftoken": client.cookies.get("csrftoken"),
+        },
+        headers=english,
+    )
+    assert answer.url.path == f"/producer/{fair.producers['P01']}"
+    assert '<html lang="es">' in answer.text
+
+
+def test_a_logged_in_producer_keeps_the_language_chosen_through_the_redirect(honey, fair):
+    page = honey.get("/producer?lang=pt_BR", headers={"Accept-Language": "en"})
+
+    assert page.url.path == f"/producer/{fair.producers['P01']}"
+    assert '<html lang="pt-BR">' in page.text
+    assert honey.cookies.get("feria_lang") == "pt_BR"
+
+
+def test_the_api_sets_no_language_cookie(client):
+    answer = client.get("/api/openapi.json?lang=es")
+
+    assert "feria_lang" not in answer.headers.get("set-cookie", "")

@@ -30,7 +30,7 @@ from feria.web.auth import API_PREFIX, LoginThrottle
 from feria.web.errorpages import csrf_failed, exception_handlers
 from feria.web.settings import Settings
 from feria.web.state import AppState
-from feria.web.templating import Templates, build_environment, template_dirs
+from feria.web.templating import RememberLanguage, Templates, build_environment, template_dirs
 
 log = logging.getLogger("feria.web")
 
@@ -138,7 +138,7 @@ def create_app(
         engine=engine,
         pm=pm,
         settings=settings,
-        templates=Templates(env, engine, pm, secure_cookies=settings.https_only),
+        templates=Templates(env, engine, pm),
         throttle=LoginThrottle(settings.login_limit, settings.rate_limit_storage),
         theme=theme,
     )
@@ -161,6 +161,7 @@ def create_app(
         *_static_routes(settings, theme, _collect(pm.hook.feria_static_dirs())),
     ]
     middleware = [
+        Middleware(RememberLanguage, secure=settings.https_only),
         Middleware(
             SessionMiddleware,
             secret_key=settings.secret_key,

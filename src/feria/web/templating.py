@@ -27,8 +27,10 @@ from babel.dates import format_date, format_datetime, format_interval, get_timez
 from jinja2 import ChoiceLoader, Environment, FileSystemLoader, pass_context, select_autoescape
 from markupsafe import Markup, escape
 from sqlalchemy import Engine, select
+from starlette.datastructures import MutableHeaders, QueryParams
 from starlette.requests import Request
-from starlette.responses import HTMLResponse
+from starlette.responses import HTMLResponse, Response
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from feria import i18n
 from feria.accounts import User
@@ -37,7 +39,7 @@ from feria.db import read_session
 from feria.i18n import N_
 from feria.money import Money, format_money
 from feria.panels import Panel
-from feria.web.auth import SESSION_KEY, current_user
+from feria.web.auth import API_PREFIX, SESSION_KEY, current_user
 from feria.web.menu import MenuItem
 
 log = logging.getLogger("feria.web.templating")
@@ -181,13 +183,10 @@ class Templates:
     """Renders a page for one request. Rendering reads the user and the fair from the
     database: call it from a sync endpoint or through ``run_in_threadpool``."""
 
-    def __init__(
-        self, env: Environment, engine: Engine, pm: pluggy.PluginManager, *, secure_cookies: bool
-    ) -> None:
+    def __init__(self, env: Environment, engine: Engine, pm: pluggy.PluginManager) -> None:
         self.env = env
         self.engine = engine
         self.pm = pm
-        self.secure_cookies = secure_cookies
 
     def menu(self, user: User | None) -> list[MenuItem]:
         items = []
@@ -254,14 +253,42 @@ class Templates:
         if context:
             ctx.update(context)
         html = self.env.get_template(name).render(ctx)
-        response = HTMLResponse(html, status_code=status_code, headers=dict(headers or {}))
-        if ctx["chosen_locale"]:
-            response.set_cookie(
-                LANG_COOKIE,
-                ctx["chosen_locale"],
-                max_age=LANG_COOKIE_MAX_AGE,
-                httponly=True,
-                samesite="lax",
-                secure=self.secure_cookies,
-            )
-        return response
+        # A language chosen with ?lang= is remembered by RememberLanguage, on every answer.
+        return HTMLResponse(html, status_code=status_code, headers=dict(headers or {}))
+
+
+class RememberLanguage:
+    """ASGI middleware: a language chosen with ``?lang=`` on any page is remembered in the
+    ``feria_lang`` cookie, whatever the answer is. A page, but also a redirect: the login
+    a private page sends to, and the ``next`` page it sends back to, stay in the language
+    chosen (``/producer?lang=es`` redirects twice before it shows a page). The JSON API,
+    which speaks no language and sets no cookie, is left alone."""
+
+    def __init__(self, app: ASGIApp, *, secure: bool = False) -> None:
+        self.app = app
+        self.secure = secure
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        chosen = None
+        if scope["type"] == "http" and not scope["path"].startswith(API_PREFIX):
+            chosen = i18n.supported(QueryParams(scope.get("query_string", b"")).get("lang"))
+        if chosen is None:
+            await self.app(scope, receive, send)
+            return
+        carrier = Response()
+        carrier.set_cookie(
+            LANG_COOKIE,
+            chosen,
+            max_age=LANG_COOKIE_MAX_AGE,
+            httponly=True,
+            samesite="lax",
+            secure=self.secure,
+        )
+        cookie = carrier.headers["set-cookie"]
+
+        async def send_remembering(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                MutableHeaders(scope=message).append("set-cookie", cookie)
+            await send(message)
+
+        await self.app(scope, receive, send_remembering)
