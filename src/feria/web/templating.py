@@ -183,10 +183,19 @@ class Templates:
     """Renders a page for one request. Rendering reads the user and the fair from the
     database: call it from a sync endpoint or through ``run_in_threadpool``."""
 
-    def __init__(self, env: Environment, engine: Engine, pm: pluggy.PluginManager) -> None:
+    def __init__(
+        self,
+        env: Environment,
+        engine: Engine,
+        pm: pluggy.PluginManager,
+        *,
+        secure_cookies: bool = False,
+    ) -> None:
         self.env = env
         self.engine = engine
         self.pm = pm
+        self.secure_cookies = secure_cookies
+        """Whether cookies the pages set are HTTPS-only (the app's ``https_only``)."""
 
     def menu(self, user: User | None) -> list[MenuItem]:
         items = []
