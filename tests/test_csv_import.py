@@ -152,6 +152,14 @@ def test_utf8_without_bom_and_commas_in_english_import(engine, fair):
     assert products(engine)["EGGS"].currency == "CLP"  # the fair's
 
 
+def test_imported_and_renamed_products_are_sorted_by_their_names(engine, fair):
+    import_products(engine, csv_bytes("producer,sku,name,price\nP01,B,Bálsamo,1000\n"))
+    assert products(engine)["B"].sort_name == "balsamo"
+
+    import_products(engine, csv_bytes("producer,sku,name,price\nP01,B,Ñandú de lana,1000\n"))
+    assert products(engine)["B"].sort_name == "n~andu de lana"
+
+
 # -- all or nothing --------------------------------------------------------------------------
 
 

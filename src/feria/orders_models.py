@@ -133,7 +133,8 @@ class OrderLine(Base):
 
 # The storefront's catalogue pages list active products by name, by category or by
 # producer, a page at a time; these indexes keep that a range scan at 10,000 products.
-# (Declared here, beside the queries' only users, so the metadata matches migration 0003.)
+# (Declared here, beside the queries' only users, so the metadata matches migrations 0003
+# and 0004: the order is a product's sort key, see feria.catalogue.models.name_sort_key.)
 _products = Product.__table__.c
-Index("ix_products_active_name", _products.active, _products.name, _products.id)
-Index("ix_products_category", _products.category, _products.name)
+Index("ix_products_active_sort_name", _products.active, _products.sort_name, _products.id)
+Index("ix_products_category_sort_name", _products.category, _products.sort_name)

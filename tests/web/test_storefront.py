@@ -257,6 +257,48 @@ def test_the_catalogue_is_paged(client, engine, fair):
     assert "60 products" in conservas
 
 
+def test_the_catalogue_sorts_names_as_people_do_accents_and_case_aside(client, engine, fair):
+    """Bálsamo before Bufanda, a lower-case name among the others, ñ after n: whether the
+    product was added one by one, inserted in bulk (as an import does) or renamed."""
+    from sqlalchemy import insert
+
+    from feria.catalogue.models import Producer
+
+    with write_session(engine) as db:
+        coop = db.get(Producer, fair.producers["P07"])
+        for sku, name in (("BAL", "Bálsamo labial"), ("NAN", "Ñandú tejido"), ("NUE", "nuez")):
+            add_product(db, coop, sku=sku, name=name, price=1000, currency_code="CLP")
+        renamed = add_product(db, coop, sku="ABA", name="Zapatos", price=1000, currency_code="CLP")
+        db.flush()
+        renamed.name = "Ábaco de madera"
+        db.connection().execute(
+            insert(Product),
+            [
+                {
+                    "producer_id": coop.id,
+                    "sku": "OCA",
+                    "name": "Oca",
+                    "price": 500,
+                    "currency": "CLP",
+                }
+            ],
+        )
+
+    names = _cards(client.get("/shop?lang=es"))
+
+    assert names == [
+        "Ábaco de madera",
+        "Bálsamo labial",
+        "Bufanda",
+        "Miel",
+        "No se vende aquí",
+        "nuez",
+        "Ñandú tejido",
+        "Oca",
+        "Tomates",
+    ]
+
+
 def test_producer_page_tells_their_story_place_and_who_certified_them(client, engine, fair):
     with write_session(engine) as db:
         from feria.catalogue.models import Producer

@@ -3,7 +3,7 @@ producer, category, fair, certification label or a search, each product with who
 and the labels it carries today.
 
 A network may list tens of thousands of products, so a page costs a fixed number of
-queries whatever its size: one count, one page (over ``ix_products_active_name``), and the
+queries whatever its size: one count, one page (over ``ix_products_active_sort_name``), and the
 labels of *that page's* products only, asked of the certification plugins once per label
 scheme (``feria_products_with_label``), never once per product.
 
@@ -23,7 +23,7 @@ from sqlalchemy import Select, func, or_, select
 from sqlalchemy.orm import Session
 
 from feria import labels as labelling
-from feria.catalogue.models import Fair, Participation, Producer, Product
+from feria.catalogue.models import Fair, Participation, Producer, Product, name_sort_key
 from feria.labels import Badge, Label
 from feria.money import Money
 
@@ -275,7 +275,9 @@ def ordered_ids(db: Session, network_id: int, b: Browse) -> list[int]:
     return list(db.scalars(_filtered(network_id, b, [Product.id]).order_by(*_ORDER)))
 
 
-_ORDER = (Product.name, Product.id)
+# By each name's stored sort key (accents and case aside: Bálsamo before Bufanda), the same on
+# SQLite and PostgreSQL; see feria.catalogue.models.name_sort_key.
+_ORDER = (Product.sort_name, Product.id)
 
 
 def browse(
@@ -358,25 +360,23 @@ def categories(db: Session, network_id: int) -> list[str]:
 
 def producer_choices(db: Session, network_id: int) -> list[tuple[str, str]]:
     """``(code, name)`` of the network's active producers, by name, for the filter."""
-    return [
-        (code, name)
-        for code, name in db.execute(
-            select(Producer.code, Producer.name)
-            .where(Producer.network_id == network_id, Producer.active.is_(True))
-            .order_by(Producer.name, Producer.id)
-        )
-    ]
+    rows = db.execute(
+        select(Producer.code, Producer.name)
+        .where(Producer.network_id == network_id, Producer.active.is_(True))
+        .order_by(Producer.name, Producer.id)
+    ).all()
+    # A network has hundreds of producers, not thousands: sorted here, as products are.
+    return sorted(((code, name) for code, name in rows), key=lambda r: name_sort_key(r[1]))
 
 
 def producers(db: Session, network_id: int) -> list[Producer]:
-    """The network's active producers, by name."""
-    return list(
-        db.scalars(
-            select(Producer)
-            .where(Producer.network_id == network_id, Producer.active.is_(True))
-            .order_by(Producer.name, Producer.id)
-        )
+    """The network's active producers, by name (accents and case aside)."""
+    found = db.scalars(
+        select(Producer)
+        .where(Producer.network_id == network_id, Producer.active.is_(True))
+        .order_by(Producer.name, Producer.id)
     )
+    return sorted(found, key=lambda p: name_sort_key(p.name))
 
 
 def fairs_of(db: Session, producer_id: int) -> list[Fair]:

@@ -57,6 +57,7 @@ from feria.catalogue.models import (
     Participation,
     Producer,
     Product,
+    name_sort_key,
 )
 from feria.catalogue.service import (
     InvalidCatalogue,
@@ -1096,6 +1097,8 @@ def _read_product(row: _Row, layout: Layout, prices: _Prices) -> _ProductRow | N
         values["active"] = row.check("active", _active)
     if not row.ok:
         return None
+    # Written with the name, by insert and by update alike, so the shop's order follows it.
+    values["sort_name"] = name_sort_key(values["name"])
     return _ProductRow(row.line, producer, sku, values)
 
 

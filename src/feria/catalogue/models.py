@@ -9,6 +9,8 @@ exactly the same value.
 from __future__ import annotations
 
 import datetime as dt
+import re
+import unicodedata
 from typing import Any
 
 from sqlalchemy import (
@@ -22,7 +24,10 @@ from sqlalchemy import (
     String,
     Text,
     UniqueConstraint,
+    event,
 )
+from sqlalchemy.dialects import postgresql
+from sqlalchemy.engine.default import DefaultExecutionContext
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from feria.db import Base
@@ -35,6 +40,39 @@ SHARES_WHOLE = 10_000  # cooperative member shares are basis points of the whole
 
 def utcnow() -> dt.datetime:
     return dt.datetime.now(dt.UTC).replace(tzinfo=None)
+
+
+SORT_KEY_LENGTH = 200
+
+SortKey = String(SORT_KEY_LENGTH).with_variant(
+    postgresql.VARCHAR(SORT_KEY_LENGTH, collation="C"), "postgresql"
+)
+"""The type of a stored sort key: compared byte by byte on every database (SQLite's
+``BINARY``, PostgreSQL's ``"C"``), so both list in exactly the same order."""
+
+
+def name_sort_key(name: str) -> str:
+    """Where ``name`` goes in a list sorted as a person expects: ``Bálsamo`` before
+    ``Bufanda``, ``miel`` beside ``Miel``, ``Ñandú`` after ``Nuez`` (as Spanish sorts ñ).
+
+    Case and accents are set aside (casefolded, decomposed, the marks dropped), spaces
+    collapsed; ñ becomes ``n~``, which sorts after every other n-word. The key is stored
+    beside the name (``products.sort_name``) and the catalogue orders by it, for three
+    reasons a database collation cannot meet together: it is the same on SQLite and on
+    PostgreSQL (a collation is not: SQLite has no accent-blind one and PostgreSQL's depend
+    on the server's ICU or glibc), it needs no extension or setting on the server, and a
+    plain index over it (``ix_products_active_sort_name``) keeps a page of 10,000 products
+    a range scan. Compared byte by byte (:data:`SortKey`), so the order does not depend on
+    the database's locale either.
+    """
+    text = unicodedata.normalize("NFKD", name.casefold()).replace("n\u0303", "n~")
+    text = "".join(ch for ch in text if not unicodedata.combining(ch))
+    return re.sub(r"\s+", " ", text).strip()[:SORT_KEY_LENGTH]
+
+
+def _sort_name_default(context: DefaultExecutionContext) -> str:
+    """A product inserted without its sort key (a bulk insert of rows) gets its name's."""
+    return name_sort_key(context.get_current_parameters().get("name") or "")
 
 
 class Network(Base):
@@ -128,6 +166,9 @@ class Product(Base):
     sku: Mapped[str] = mapped_column(String(64))
     barcode: Mapped[str | None] = mapped_column(String(14), unique=True, nullable=True)
     name: Mapped[str] = mapped_column(String(200))
+    sort_name: Mapped[str] = mapped_column(SortKey, default=_sort_name_default, server_default="")
+    """:func:`name_sort_key` of ``name``: what the catalogue is ordered by. Kept up to date
+    when the name is set (here, or by the CSV import, which writes both)."""
     description: Mapped[str] = mapped_column(Text, default="")
     category: Mapped[str] = mapped_column(String(100), default="")
     unit: Mapped[str] = mapped_column(String(8), default="piece")
@@ -139,6 +180,11 @@ class Product(Base):
     extra: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
 
     producer: Mapped[Producer] = relationship()
+
+
+@event.listens_for(Product.name, "set")
+def _name_set(product: Product, name: str | None, _old: object, _initiator: object) -> None:
+    product.sort_name = name_sort_key(name or "")
 
 
 class RuleVersion(Base):

@@ -402,7 +402,7 @@ def _products_page(
             select(Product, Producer.code)
             .join(Producer, Producer.id == Product.producer_id)
             .where(Producer.network_id == fair.network_id)
-            .order_by(Producer.code, Product.name)
+            .order_by(Producer.code, Product.sort_name)
         )
         if chosen is not None:
             query = query.where(Product.producer_id == chosen)

@@ -126,7 +126,7 @@ def catalogue(engine: Engine, fair: Fair, query: str = "", limit: int | None = N
                 Producer.name.ilike(pattern, escape="\\"),
             )
         )
-    stmt = stmt.order_by(Product.name, Product.id)
+    stmt = stmt.order_by(Product.sort_name, Product.id)
     if limit:
         stmt = stmt.limit(limit)
     with read_session(engine) as db:
