@@ -142,15 +142,29 @@ bench: $(VENV_STAMP) ## Run the benchmarks (python -m bench)
 # --- translations -----------------------------------------------------------
 
 .PHONY: i18n
-i18n: $(VENV_STAMP) ## Extract messages to messages.pot and update the es / pt_BR catalogues
+i18n: $(VENV_STAMP) ## Extract messages and update the es / pt_BR catalogues (feria's and each plugin's own)
 	mkdir -p $(LOCALE_DIR)
-	$(VENV)/bin/pybabel extract -F babel.cfg -o $(LOCALE_DIR)/messages.pot src plugins themes
+	@# feria's catalogue: its code, its themes, and the plugins without a catalogue of their own
+	dirs="src themes"; \
+	for plugin in plugins/*; do \
+	  ls -d $$plugin/src/*/locale >/dev/null 2>&1 || dirs="$$dirs $$plugin"; \
+	done; \
+	$(VENV)/bin/pybabel extract -F babel.cfg -o $(LOCALE_DIR)/messages.pot $$dirs
 	for locale in $(LOCALES); do \
 	  if [ -f $(LOCALE_DIR)/$$locale/LC_MESSAGES/messages.po ]; then \
 	    $(VENV)/bin/pybabel update -i $(LOCALE_DIR)/messages.pot -d $(LOCALE_DIR) -l $$locale; \
 	  else \
 	    $(VENV)/bin/pybabel init -i $(LOCALE_DIR)/messages.pot -d $(LOCALE_DIR) -l $$locale; \
 	  fi; \
+	done
+	@# a plugin with its own catalogue (src/<package>/locale) extracts with its own babel.cfg
+	for dir in plugins/*/src/*/locale; do \
+	  [ -d "$$dir" ] || continue; \
+	  plugin=$${dir%%/src/*}; domain=$$(basename $$(dirname $$dir)); \
+	  $(VENV)/bin/pybabel extract -F $$plugin/babel.cfg -o $$dir/$$domain.pot $$plugin/src; \
+	  for locale in $(LOCALES); do \
+	    $(VENV)/bin/pybabel update -D $$domain -i $$dir/$$domain.pot -d $$dir -l $$locale; \
+	  done; \
 	done
 
 .PHONY: i18n-compile

@@ -178,15 +178,18 @@ def _method_currencies(method: PaymentMethod, fair: Fair, rates: Mapping[str, An
     return [code for code in sorted(rates) if method.accepts_currency(code)]
 
 
-def _ways(method: PaymentMethod, fair: Fair, gettext: Callable[[str], str]) -> list[dict[str, Any]]:
+def _ways(
+    method: PaymentMethod, fair: Fair, translate: Callable[[str], str]
+) -> list[dict[str, Any]]:
     """What the till asks before a tender of ``method`` (:meth:`PaymentMethod.tender_ways`),
-    its labels in the reader's language."""
+    its labels in the reader's language. (``translate``, not ``gettext``: the labels were
+    marked where the plugin declares them; the extractor must not take these for messages.)"""
     ways = []
     for way in method.tender_ways(fair) or ():
         data = way.as_dict()
-        data["label"] = gettext(way.label)
+        data["label"] = translate(way.label)
         for f in data["fields"]:
-            f["label"] = gettext(f["label"])
+            f["label"] = translate(f["label"])
         ways.append(data)
     return ways
 
