@@ -79,15 +79,30 @@
     return d.exp ? `${digits.slice(0, -d.exp)}.${digits.slice(-d.exp)}` : digits;
   }
 
+  // n / 10^places (n a BigInt) rounded to an integer once, half away from zero: the
+  // engine's rounding (feria.money), exactly.
+  function halfUp(n, places) {
+    if (places <= 0) return Number(n * 10n ** BigInt(-places));
+    const d = 10n ** BigInt(places);
+    const m = n < 0n ? -n : n;
+    const q = m / d + (2n * (m % d) >= d ? 1n : 0n);
+    return Number(n < 0n ? -q : q);
+  }
+
   // quantity × price rounded once, half away from zero: the engine's rule, for the running
   // total on screen (the recorded sale carries the engine's own figure).
   function lineTotal(quantity, price) {
     const [whole, frac = ""] = quantity.split(".");
-    const n = BigInt(whole + frac) * BigInt(price);
-    if (!frac) return Number(n);
-    const d = 10n ** BigInt(frac.length);
-    const q = n / d;
-    return Number(2n * (n % d) >= d ? q + 1n : q);
+    return halfUp(BigInt(whole + frac) * BigInt(price), frac.length);
+  }
+
+  // A rate as the fair's rules state it ("1000", "0.7", "1E+3") → {coef: BigInt, exp} with
+  // rate = coef / 10^exp, exactly (never a float), or null.
+  function readRate(text) {
+    const m = /^(\d*)(?:\.(\d*))?(?:[eE]([+-]?\d+))?$/.exec(String(text ?? "").trim());
+    if (!m || (!m[1] && !m[2])) return null;
+    const frac = m[2] || "";
+    return { coef: BigInt((m[1] || "0") + frac), exp: frac.length - Number(m[3] || 0) };
   }
 
   const showQuantity = (q) => plainFormat.format(Number(q));
@@ -226,10 +241,16 @@
 
   const decimalsOf = (code) => (config.currencies || {})[code] ?? NUM.decimals;
 
+  // What a tender is worth in the fair's currency: converted at the fair's rate and rounded
+  // once, half away from zero, as the engine converts it (feria.money.convert), so the due
+  // on screen is the engine's to the unit. A float product would be a unit off now and then
+  // (0.7 × 45 is 31.499… as a float): a sale the page thinks paid would be refused.
   function tenderValue(t) {
     if (t.currency === NUM.currency) return t.amount;
-    const rate = Number(config.fair.rates[t.currency] || 0);
-    return Math.round(t.amount * rate * 10 ** (NUM.decimals - decimalsOf(t.currency)));
+    const rate = readRate(config.fair.rates[t.currency]);
+    if (!rate || rate.coef <= 0n) return 0;
+    const places = rate.exp - (NUM.decimals - decimalsOf(t.currency));
+    return halfUp(BigInt(t.amount) * rate.coef, places);
   }
 
   // An amount in its own currency: "$12.990", or "20,99 LUCA" for a currency Intl does not
