@@ -16,7 +16,7 @@ from sqlalchemy import text
 from feria import append_only, hookimpl
 from feria.cashbox.errors import NotAllowed, UnknownProducer
 from feria.cashbox.refunds import refund_sale
-from feria.catalogue.models import Fair
+from feria.catalogue.models import Fair, Member, Producer
 from feria.catalogue.rules import add_rule_version
 from feria.cli import main
 from feria.db import read_session, write_session
@@ -237,6 +237,18 @@ def test_csv_opens_in_a_spanish_spreadsheet_with_semicolons_and_decimal_commas(
     assert usd == "P07;Cooperativa Textil;;USD;10,00;0,00;0,50;0,30;9,20;0,00;9,20"
     assert "TOTAL;;;USD;10,00;0,00;0,50;0,30;9,20;0,00;9,20" in lines
     assert "Gross sales" in s.to_csv("en") and ",10.00," in s.to_csv("en")
+
+
+def test_csv_writes_names_that_look_like_formulas_as_text_and_amounts_as_numbers(engine, fair, day):
+    with write_session(engine) as db:  # names a producer typed in, read by an organizer
+        db.get(Producer, fair.producers["P01"]).name = '=HYPERLINK("http://x.example","y")'
+        db.get(Member, fair.members["Ana"]).name = "@SUM(1+1)"
+    lines = settled(engine, fair).to_csv("es").lstrip("\ufeff").splitlines()
+    honey = next(line for line in lines if line.startswith("P01;"))
+    # The refund stays the number -9880 (pesos have no decimals); the name is text.
+    assert honey == 'P01;"\'=HYPERLINK(""http://x.example"",""y"")";;CLP;9880;-9880;0;0;0;0;0'
+    assert any(";'@SUM(1+1);CLP;" in line for line in lines)
+    assert not any(cell.startswith(("=", "@")) for line in lines for cell in line.split(";"))
 
 
 def test_weighed_quantities_are_settled_at_their_rounded_line_totals(engine, fair, sell):

@@ -40,6 +40,7 @@ from feria.accounts import User
 from feria.cashbox.errors import NotAllowed, UnknownProducer
 from feria.cashbox.models import MemberSplit, Payout, Sale, Split, Tender
 from feria.catalogue.models import Fair, Member, Participation, Producer, RuleVersion, utcnow
+from feria.csvsafe import text_cell
 from feria.db import write_session
 from feria.errors import Conflict, FeriaError, NotFound
 from feria.money import Money, MoneyError, allocate
@@ -359,7 +360,9 @@ class Settlement:
         decimal mark is a comma the separator is ``;``. The text starts with a byte-order
         mark, so a spreadsheet opens it as UTF-8. Headers are in Spanish, Portuguese or
         English depending on ``locale``. Cooperative members follow their cooperative, then
-        one TOTAL row per currency.
+        one TOTAL row per currency. Codes and names go through
+        :func:`feria.csvsafe.text_cell`, so a name cannot run as a spreadsheet formula;
+        amounts are written as they are and stay numbers.
         """
         mark = get_decimal_symbol(locale.replace("-", "_"))
         out = io.StringIO()
@@ -372,12 +375,13 @@ class Settlement:
 
         for p in self.producers:
             writer.writerow(
-                [p.code, p.name, "", p.currency]
+                [text_cell(p.code), text_cell(p.name), "", p.currency]
                 + amounts(p.gross, p.refunds, p.withheld, p.fees, p.net, p.paid, p.balance)
             )
             for m in p.members:
                 writer.writerow(
-                    [p.code, p.name, m.name, p.currency, "", "", "", ""]
+                    [text_cell(p.code), text_cell(p.name), text_cell(m.name), p.currency]
+                    + ["", "", "", ""]
                     + amounts(m.net, m.paid, m.balance)
                 )
         for t in self.totals:
