@@ -8,6 +8,7 @@ fair of the other browser tests never offers it.
 
 from __future__ import annotations
 
+import json
 import secrets
 import time
 import uuid
@@ -37,18 +38,20 @@ SOCIAL = "input[name=method][value=social_currency]"
 ACCOUNT = "#tender-social_currency-account-account"
 PIN_INPUT = "#tender-social_currency-account-pin"
 VOUCHER = "#tender-social_currency-voucher-voucher"
+CARD = "#tender-social_currency-card-card"
 
 
 @dataclass
 class LucaFair:
     """This module's server: the test fair, LUCA at 1.000 CLP (2 decimals), a member with
-    100.00 LUCA and PIN ``PIN``, and two vouchers of 10.00 LUCA."""
+    100.00 LUCA, PIN ``PIN`` and a member card, and two vouchers of 10.00 LUCA."""
 
     server: LiveServer
     engine: Engine
     fair: FairFixture
     member: str
     vouchers: list[str]
+    card: str
 
     @property
     def url(self) -> str:
@@ -79,6 +82,7 @@ def live(tmp_path_factory) -> Iterator[LucaFair]:
         sc.set_rate(engine, code="LUCA", rate="1000", user_id=org, fairs=["feria-test"])
         member = sc.open_account(engine, code="LUCA", name="Rosa", user_id=org, pin=PIN).number
         sc.issue(engine, code="LUCA", amount=10_000, to=member, user_id=org)
+        card = sc.issue_card(engine, number=member, user_id=org)
         vouchers = sc.make_vouchers(engine, code="LUCA", count=2, amount=1_000, user_id=org)
         pm = get_plugin_manager()
         if pm.get_plugin("cash") is None:
@@ -88,7 +92,7 @@ def live(tmp_path_factory) -> Iterator[LucaFair]:
         app = create_app(engine, pm, settings=Settings(secret_key="luca-" + uuid.uuid4().hex))
         server = LiveServer(app).start()
         try:
-            yield LucaFair(server, engine, fair, member, [v.payload for v in vouchers])
+            yield LucaFair(server, engine, fair, member, [v.payload for v in vouchers], card)
         finally:
             server.stop()
             engine.dispose()
@@ -296,6 +300,79 @@ def test_a_pin_sale_queued_while_the_server_is_away_is_sent_once_back_never_stor
     (recorded,) = sales_of(live.engine, session_id)
     (social,) = load_sale(live.engine, recorded.id).body["tenders"]
     assert (social["currency"], social["amount"]) == ("LUCA", 1299)
+
+
+def test_a_scanned_card_is_never_written_to_the_device_in_the_sale_nor_in_the_queue(
+    page, login, live, open_till
+):
+    """A member card pays without a PIN: read off the device, it would spend the account.
+    It is kept like a PIN, in the page's memory only, and a queued sale is still sent."""
+    till, session_id = open_till
+    before = balance(live.engine, live.member)
+    open_pos(page, login, till)
+    page.keyboard.type(SCARF)
+    page.keyboard.press("Enter")
+    page.wait_for_selector("#lines-body tr")
+    page.check(SOCIAL)
+    page.check("input[name=way-social_currency][value=card]")
+    page.wait_for_selector(f"{CARD}:visible")
+    page.fill("#tender-amount", "2")  # 2.00 LUCA of the 12.990 due
+    page.focus(CARD)
+    page.keyboard.type(live.card)
+    page.keyboard.press("Enter")
+    page.wait_for_selector("#tenders li")
+    assert page.inner_text("#due") == "$10.990"
+    assert live.card not in device_storage(page)  # the sale being rung up
+
+    live.server.stop()
+    try:
+        page.check("input[name=method][value=cash]")
+        page.fill("#tender-amount", "10990")
+        page.focus("#tender-amount")
+        page.keyboard.press("Enter")
+        page.wait_for_selector("#receipt .receipt-state.pending")
+        assert page.evaluate("window.feriaPos.pending()") == 1
+        assert live.card not in device_storage(page)  # the queued sale
+    finally:
+        live.server.start()
+    deadline = time.monotonic() + 15
+    while page.evaluate("window.feriaPos.pending()"):
+        assert time.monotonic() < deadline, "the queued sale was never recorded"
+        time.sleep(0.05)
+    (recorded,) = sales_of(live.engine, session_id)
+    tenders = load_sale(live.engine, recorded.id).body["tenders"]
+    assert [(t["method"], t["amount"]) for t in tenders] == [
+        ("social_currency", 200),
+        ("cash", 10990),
+    ]
+    assert balance(live.engine, live.member) == before - 200
+    assert live.card not in device_storage(page)
+
+
+def test_a_queued_sale_the_server_refuses_keeps_none_of_its_tenders_data(
+    page, login, live, open_till
+):
+    till, session_id = open_till
+    open_pos(page, login, till)
+    page.keyboard.type(SCARF)
+    page.keyboard.press("Enter")
+    page.wait_for_selector("#lines-body tr")
+    live.server.stop()
+    try:
+        page.keyboard.press("+")
+        pay_rest_with_account(page, live.member, WRONG_PIN, due="12,99 LUCA")
+        page.wait_for_selector("#receipt .receipt-state.pending")
+        assert live.member in device_storage(page)  # queued: sent again with its account
+    finally:
+        live.server.start()
+    page.wait_for_selector("#pending-list .pending-sale.refused", timeout=15_000)
+    assert sales_of(live.engine, session_id) == []
+    kept = device_storage(page)
+    assert WRONG_PIN not in kept
+    (refused,) = json.loads(kept)["outbox"]  # still listed, to be seen…
+    assert refused["status"] == "refused"
+    for tender in refused["body"]["tenders"] + refused["tenders"]:  # …without what paid it
+        assert "data" not in tender and live.member not in json.dumps(tender)
 
 
 def test_the_ways_to_pay_in_the_community_currency_are_accessible(

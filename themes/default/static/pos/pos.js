@@ -542,11 +542,16 @@
 
   // A tender's secret data (a PIN) is never written to IndexedDB, nor shown: IndexedDB
   // outlives the page on a till anyone may sit at, and a PIN is a key to a member's money.
-  // While the cart is rung up it sits beside its tender in `tenderSecrets`; once the sale is
-  // submitted, in `saleSecrets` (sale key → one object per tender) until the server answers.
-  // So a sale queued while the server is away is resent with its PIN for as long as this
-  // page stays open; after a reload the PIN is gone, the queued sale is not sent without it
-  // (the server would refuse it) and the pending list asks for it again.
+  // A scanned token (a member card, a voucher) is one too, and a stronger one: a card pays
+  // without a PIN, so whoever reads it off the device may spend from the account. Both
+  // kinds of field (`secret` and `scan`, see `isSecret`) are kept alike, in memory only.
+  // While the cart is rung up they sit beside their tender in `tenderSecrets`; once the
+  // sale is submitted, in `saleSecrets` (sale key → one object per tender) until the server
+  // answers. So a sale queued while the server is away is resent with its PIN or card for
+  // as long as this page stays open; after a reload they are gone, the queued sale is not
+  // sent without them (the server would refuse it) and the pending list asks for them
+  // again. A sale the server refused keeps no tender data at all: it is never resent.
+  const isSecret = (input) => input.dataset.kind === "secret" || input.dataset.kind === "scan";
   const tenderSecrets = new WeakMap();
   const saleSecrets = new Map();
 
@@ -614,12 +619,12 @@
         continue;
       }
       const label = tenderForm.querySelector(`label[for="${input.id}"]`);
-      if (input.dataset.kind === "secret") {
+      if (isSecret(input)) {
         way.secrets[input.dataset.key] = value;
         way.secretLabels[input.dataset.key] = label ? label.textContent.trim() : input.dataset.key;
       } else {
         way.data[input.dataset.key] = value;
-        if (input.dataset.kind === "text") way.shown.push(value); // a scanned code says nothing
+        way.shown.push(value); // typed and shown (an account); a scanned code never is
       }
     }
     return way;
@@ -788,6 +793,13 @@
     return { ...sale.body, tenders };
   }
 
+  // A refused sale as kept to be shown in the pending list: what it was, never what paid it.
+  const withoutTenderData = (sale) => ({
+    ...sale,
+    body: { ...sale.body, tenders: sale.body.tenders.map(({ data, ...t }) => t) },
+    tenders: (sale.tenders || []).map(({ data, shown, ...t }) => t),
+  });
+
   const lostSecrets = (sale) => (sale.tenders || []).some((t, i) => needsSecrets(t) && !(saleSecrets.get(sale.key) || [])[i]);
 
   async function submitSale() {
@@ -883,7 +895,7 @@
           if (receiptPanel.dataset.key === sale.key) await showReceipt(answer.data.id, sale.key);
           say(fill(T.recorded, { n: answer.data.id }));
         } else {
-          await store.update("outbox", sale.key, (kept) => ({ ...kept, status: "refused", reason: answer.reason }));
+          await store.update("outbox", sale.key, (kept) => ({ ...withoutTenderData(kept), status: "refused", reason: answer.reason }));
           say(fill(T.refused, { reason: answer.reason }), true);
         }
       }
