@@ -406,6 +406,42 @@ def test_export_import_export_round_trip_gives_identical_bytes(
     fresh.dispose()
 
 
+def test_text_that_starts_like_a_formula_is_exported_as_text_and_imported_back_as_it_was(
+    engine, fresh_database_url
+):
+    make_network(engine, fair=False)
+    name = '=HYPERLINK("http://x.example","y")'
+    with write_session(engine) as db:
+        net = db.scalar(select(Network))
+        p = add_producer(db, net, code="F01", name=name, contact_phone="+54 9 11 5555")
+        p.story = "'=already quoted"
+        add_product(
+            db, p, sku="S1", name="@SUM(1+1)", price=1500, currency_code="ARS", description="-5"
+        )
+    people = export_producers(engine, locale="es_AR", bom=False).decode()
+    goods = export_products(engine, locale="es_AR", bom=False).decode()
+    row = people.splitlines()[1].split(";")
+    assert row[1] == '"\'=HYPERLINK(""http://x.example"",""y"")"'
+    assert "''=already quoted" in row and "'+54 9 11 5555" in row
+    assert goods.splitlines()[1].split(";")[:4] == ["F01", "S1", "'@SUM(1+1)", "15,00"]
+    assert goods.splitlines()[1].split(";")[9] == "'-5"
+
+    fresh = make_engine(fresh_database_url)
+    make_network(fresh, fair=False)
+    import_producers(fresh, people.encode())
+    import_products(fresh, goods.encode(), currency_code="ARS", locale="es_AR")
+    (back,) = producers(fresh).values()
+    assert (back.name, back.story, back.contact_phone) == (
+        name,
+        "'=already quoted",
+        "+54 9 11 5555",
+    )
+    assert (products(fresh)["S1"].name, products(fresh)["S1"].description) == ("@SUM(1+1)", "-5")
+    assert export_producers(fresh, locale="es_AR", bom=False).decode() == people
+    assert export_products(fresh, locale="es_AR", bom=False).decode() == goods
+    fresh.dispose()
+
+
 def test_export_of_a_fair_lists_its_producers_with_stalls(engine, fair):
     data = export_producers(engine, fair="feria-test", locale="pt_BR", delimiter="\t", bom=False)
     lines = data.decode().splitlines()

@@ -26,6 +26,14 @@ already split to them (the record must keep pointing at them).
 locale, prices in that locale without grouping, UTF-8 with a BOM (so spreadsheet programs
 read accents right). Exporting, importing into an empty network and exporting again gives
 the same bytes.
+
+**Formulas.** Every text cell is written through :func:`feria.csvsafe.text_cell`: a name
+or description that starts with ``=``, ``+``, ``-``, ``@`` (or a tab or carriage return)
+gets a ``'`` in front, so the spreadsheet an organizer opens the file in shows it as text
+instead of running it. Import reads every cell through :func:`feria.csvsafe.read_text_cell`,
+which takes that ``'`` off again, so the round trip above still holds (and a file saved by a
+spreadsheet, which may have dropped the ``'``, reads the same). Prices and stock are numbers
+and are written as they are.
 """
 
 from __future__ import annotations
@@ -67,6 +75,7 @@ from feria.catalogue.service import (
     check_stock,
     validate_members,
 )
+from feria.csvsafe import read_text_cell, text_cell
 from feria.db import read_session, write_session
 from feria.errors import FeriaError, NotFound
 from feria.money import Money, MoneyError, currency
@@ -497,7 +506,7 @@ class _Row:
         i = self.layout.index.get(fieldname)
         if i is None or i >= len(self.cells):
             return ""
-        return self.cells[i].strip()
+        return read_text_cell(self.cells[i].strip())
 
     def fail(self, fieldname: str | None, message: str) -> None:
         column = None if fieldname is None else self.layout.names.get(fieldname, fieldname)
@@ -1316,6 +1325,11 @@ def _encoded(buffer: io.StringIO, bom: bool) -> bytes:
     return (codecs.BOM_UTF8 if bom else b"") + buffer.getvalue().encode("utf-8")
 
 
+_NUMBERS = frozenset({"price", "stock"})
+"""The product columns written as numbers; every other cell is text (see
+:func:`feria.csvsafe.text_cell`)."""
+
+
 def export_producers(
     engine: Engine,
     *,
@@ -1365,7 +1379,7 @@ def export_producers(
                 "active": _word(BOOLEAN_WORDS, bool(r.active), language),
                 "stall": r._mapping.get("stall", ""),
             }
-            out.writerow([cells[c.field] for c in columns])
+            out.writerow([text_cell(cells[c.field]) for c in columns])
     return _encoded(buffer, bom)
 
 
@@ -1403,5 +1417,10 @@ def export_products(
                 "description": r.description,
                 "active": _word(BOOLEAN_WORDS, bool(r.active), language),
             }
-            out.writerow([cells[c.field] for c in PRODUCT_COLUMNS])
+            out.writerow(
+                [
+                    cells[c.field] if c.field in _NUMBERS else text_cell(cells[c.field])
+                    for c in PRODUCT_COLUMNS
+                ]
+            )
     return _encoded(buffer, bom)
