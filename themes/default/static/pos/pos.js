@@ -265,14 +265,25 @@
     return `${format.format(amount / 10 ** decimals)} ${code}`;
   }
 
-  // The most a tender in `code` may pay of what is due: the engine refuses a non-cash tender
-  // worth more than the due once converted (at the fair's rate, rounded half up).
+  // What a tender in `code` pays of what is due, typed nothing: the due itself when it
+  // converts exactly (1.990 CLP is 1.990,00 of a currency at par with it; a shopper is not
+  // charged the 0,49 more that would round away), else the most the engine takes, which
+  // refuses a non-cash tender worth more than the due once converted (at the fair's rate,
+  // rounded half up). Worked out from the rate, not from what one unit is worth: a unit of a
+  // currency with cents at par with one without is worth nothing once rounded.
   function dueIn(code) {
     const d = Math.max(due(), 0);
     if (code === NUM.currency) return d;
-    const unit = tenderValue({ amount: 1, currency: code });
-    if (!(unit > 0)) return 0;
-    let amount = Math.floor(d / unit);
+    const rate = readRate(config.fair.rates[code]);
+    if (!rate || rate.coef <= 0n) return 0;
+    // amount × coef / 10^places, in the fair's minor units
+    const places = rate.exp - (NUM.decimals - decimalsOf(code));
+    const up = 10n ** BigInt(Math.max(places, 0));
+    const coef = rate.coef * 10n ** BigInt(Math.max(-places, 0));
+    const exact = BigInt(d) * up;
+    if (exact % coef === 0n) return Number(exact / coef);
+    // Rounded half up, it is at most d while amount × coef < (d + ½) × 10^places.
+    let amount = Number(((2n * BigInt(d) + 1n) * up - 1n) / (2n * coef));
     while (tenderValue({ amount: amount + 1, currency: code }) <= d) amount++;
     while (amount > 0 && tenderValue({ amount, currency: code }) > d) amount--;
     return amount;
