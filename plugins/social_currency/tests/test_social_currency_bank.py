@@ -134,6 +134,14 @@ def test_statement_shows_every_movement_with_a_running_balance(engine, luca):
     assert rows[-1] == ",,closing,,,,87.50,LUCA"
 
 
+def test_statement_csv_writes_a_note_that_starts_like_a_formula_as_text(engine, luca):
+    note = '=HYPERLINK("http://x.example","y")'
+    sc.transfer(engine, from_=luca.consumer, to=luca.producer, amount=1_250, pin="4321", note=note)
+    with read_session(engine) as db:
+        rows = sc.statement(db, luca.consumer).to_csv().splitlines()
+    assert rows[-2].endswith(',"\'=HYPERLINK(""http://x.example"",""y"")",-12.50,87.50,LUCA')
+
+
 def test_demurrage_charges_positive_balances_once_per_period(engine, luca):
     sc.set_demurrage(
         engine,

@@ -10,6 +10,7 @@ from dataclasses import dataclass, field
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from feria.csvsafe import text_cell
 from feria.money import Money
 from feria_social_currency.ledger import account, balance, currency_row
 from feria_social_currency.models import (
@@ -43,7 +44,11 @@ class Statement:
     lines: list[StatementLine] = field(default_factory=list)
 
     def to_csv(self) -> str:
-        """The statement as CSV (amounts in major units with a ``.`` decimal point)."""
+        """The statement as CSV (amounts in major units with a ``.`` decimal point).
+
+        The counterparty and the reference (which carries a movement's free-text note) go
+        through :func:`feria.csvsafe.text_cell`, so a spreadsheet shows them as text
+        instead of running them as a formula; amounts stay numbers."""
         out = io.StringIO()
         w = csv.writer(out, lineterminator="\n")
         w.writerow(
@@ -56,8 +61,8 @@ class Statement:
                     ln.at.isoformat(sep=" ", timespec="seconds"),
                     ln.seq,
                     ln.kind,
-                    ln.counterparty,
-                    ln.reference,
+                    text_cell(ln.counterparty),
+                    text_cell(ln.reference),
                     str(ln.amount.decimal),
                     str(ln.balance.decimal),
                     self.code,
