@@ -197,6 +197,34 @@ def test_a_label_past_its_last_day_is_gone_from_the_shop_the_till_and_both_recei
     assert SIN_PATRON in screen and f"Sello: {SIN_PATRON}" in copy
 
 
+def test_the_receipt_on_the_screen_reads_labels_on_the_sales_fairs_day_not_the_newest_fairs(
+    engine, pm, fair, sale_with_labels, monkeypatch
+):
+    sin_patron, agro, printed, places = sale_with_labels
+    with write_session(engine) as db:
+        last_day = db.get(Holding, agro).valid_until
+        sold_at = db.get(Fair, fair.fair_id)
+        sold_at.timezone = "Pacific/Pago_Pago"  # UTC-11
+        later = Fair(
+            network_id=sold_at.network_id,
+            slug="feria-de-kiritimati",
+            name="Feria de Kiritimati",
+            starts_on=sold_at.starts_on + dt.timedelta(days=30),
+            ends_on=sold_at.ends_on + dt.timedelta(days=30),
+            currency=sold_at.currency,
+            timezone="Pacific/Kiritimati",  # UTC+14: a day ahead
+        )
+        db.add(later)
+    # The agro label's last day where the sale was made, already the day after in the newer
+    # fair's place.
+    instant = dt.datetime.combine(last_day + dt.timedelta(days=1), dt.time(5), tzinfo=dt.UTC)
+    monkeypatch.setattr(
+        feria.labels, "clock", lambda tz=None: instant.astimezone(tz) if tz else instant
+    )
+    screen = places.screen_receipt()
+    assert AGRO in screen and registry(agro) in screen
+
+
 def test_the_day_labels_are_valid_on_is_the_fairs_own(monkeypatch):
     # 02:30 on 1 March in UTC is still 28 February in Santiago (UTC-3 in summer).
     instant = dt.datetime(2027, 3, 1, 2, 30, tzinfo=dt.UTC)

@@ -474,7 +474,9 @@ def receipt_fragment(request: Request) -> Response:
     fair = _fair(engine)
     sale = _sale_view(engine, request.path_params["id"])
     if sale["kind"] == "sale":
-        _receipt_labels(state.pm, engine, fair, sale)
+        with read_session(engine) as db:
+            sold_at = db.get(Fair, sale["fair"])  # labels hold on the day where it was sold
+        _receipt_labels(state.pm, engine, sold_at or fair, sale)
     url = _verify_url(request, sale["id"])
     names = {m["code"]: m["name"] for m in _methods(request, fair)}
     context = {"sale": sale, "verify_url": url, "qr": qr_svg(url), "method_names": names}
