@@ -207,3 +207,17 @@ def test_the_demo_producer_sees_their_luca_account_with_a_payment_in_it(engine, 
     rows = re.findall(r'<tr data-seq="\d+">.*?</tr>', page, re.S)
     assert len(rows) == 1 and "Transferencia" in rows[0]
     assert f'href="{csv_url(honey.number)}"' in page
+
+
+def test_a_statement_names_the_member_who_paid_and_never_shows_their_account_number(
+    engine, client_as, fair, luca
+):
+    # A member's number and PIN pay at the till: the payee's statement shows a name.
+    sc.transfer(engine, from_=luca.consumer, to=luca.producer, amount=1_250, pin=PIN)
+
+    page = client_as("producer").get(f"/producer/{fair.producers['P01']}?lang=es").text
+    (movement,) = re.findall(r'<tr data-seq="\d+">.*?</tr>', page, re.S)
+    assert "<td>Rosa</td>" in movement
+    statement = client_as("producer").get(csv_url(luca.producer)).text
+    assert ",transfer,Rosa," in statement
+    assert luca.consumer not in page and luca.consumer not in statement

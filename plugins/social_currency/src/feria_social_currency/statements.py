@@ -24,7 +24,7 @@ class StatementLine:
     at: dt.datetime
     seq: int
     kind: str
-    counterparty: str
+    counterparty: str  # a member by name, a system account by number
     reference: str
     amount: Money  # signed: positive received, negative paid
     balance: Money
@@ -82,9 +82,7 @@ def statement(
     """Account ``number``'s statement from ``since`` to ``until`` (both optional)."""
     acct = account(db, number)
     cur = currency_row(db, acct.code)
-    names = dict(
-        db.execute(select(Account.id, Account.number).where(Account.code == cur.code)).all()
-    )
+    names = _counterparties(db, cur.code)
     q = (
         select(Movement)
         .where((Movement.to_account == acct.id) | (Movement.from_account == acct.id))
@@ -116,9 +114,7 @@ def latest_lines(db: Session, acct: Account, limit: int) -> list[StatementLine]:
     entry while it is open: this reads the balance and ``limit`` movements, and works the
     running balance back from the balance, instead of reading the whole history as
     :func:`statement` does."""
-    names = dict(
-        db.execute(select(Account.id, Account.number).where(Account.code == acct.code)).all()
-    )
+    names = _counterparties(db, acct.code)
     running = balance(db, acct.id)
     lines = []
     for m in db.scalars(
@@ -133,13 +129,31 @@ def latest_lines(db: Session, acct: Account, limit: int) -> list[StatementLine]:
     return lines
 
 
+def _counterparties(db: Session, code: str) -> dict[int, str]:
+    """How a statement names each account of currency ``code`` as a counterparty.
+
+    A member's account by its holder's name, never its number: a member's number and PIN
+    pay at the till, so a statement, which its holder may print or pass on, must not hand
+    out other members' numbers (the CSV neither). A system account (the caja común, the
+    issuer, the fund) by its number, which pays nothing (it holds no PIN) and reads the same
+    in every language."""
+    return {
+        id_: name if role == "member" else number
+        for id_, role, number, name in db.execute(
+            select(Account.id, Account.role, Account.number, Account.name).where(
+                Account.code == code
+            )
+        )
+    }
+
+
 def _line(
-    m: Movement, account_id: int, numbers: dict[int, str], code: str, running: int
+    m: Movement, account_id: int, names: dict[int, str], code: str, running: int
 ) -> StatementLine:
     """Movement ``m`` as a line of the statement of account ``account_id``, leaving it at
-    ``running``."""
+    ``running``; the counterparty as :func:`_counterparties` names it."""
     signed = m.amount if m.to_account == account_id else -m.amount
-    other = numbers[m.from_account if m.to_account == account_id else m.to_account]
+    other = names[m.from_account if m.to_account == account_id else m.to_account]
     ref = (
         f"sale {m.sale_id}"
         if m.sale_id is not None
