@@ -11,7 +11,7 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import pluggy
@@ -183,3 +183,52 @@ def receipt_labels(
         for producer_id, held in covered.items()
         if held
     }
+
+
+def labels_by_group(
+    pm: pluggy.PluginManager,
+    db: Session,
+    groups: Iterable[tuple[int | None, Iterable[tuple[int | None, str]]]],
+    on: dt.date,
+) -> list[list[HeldLabel]]:
+    """The labels under each producer group of a receipt, in the groups' order.
+
+    ``groups`` are ``(producer_id, lines)`` with ``lines`` as ``(product_id, description)``;
+    a group without a producer shows none. Read at once for the whole receipt
+    (:func:`receipt_labels`): the screen's receipt and the printed one group alike."""
+    groups = [(producer_id, list(lines)) for producer_id, lines in groups]
+    held = receipt_labels(
+        pm,
+        db,
+        [
+            (producer_id, product_id, description)
+            for producer_id, lines in groups
+            if producer_id is not None
+            for product_id, description in lines
+        ],
+        on,
+    )
+    return [
+        held.get(producer_id, []) if producer_id is not None else [] for producer_id, _ in groups
+    ]
+
+
+def as_json(label: Label | HeldLabel, base_url: str | None = None) -> dict[str, Any]:
+    """A label as the till's page and a print job carry it; a :class:`HeldLabel` also says
+    which lines it covers (``only``). With ``base_url``, a registry page's path becomes a
+    full address (none without a base URL: a printed path leads nowhere)."""
+    held = label if isinstance(label, HeldLabel) else None
+    label = held.label if held is not None else label
+    url = label.url
+    if base_url is not None and url.startswith("/"):
+        url = base_url + url if base_url else ""
+    out: dict[str, Any] = {
+        "scheme": label.scheme,
+        "name": label.name,
+        "granted_by": label.granted_by,
+        "valid_until": label.valid_until.isoformat() if label.valid_until else None,
+        "url": url,
+    }
+    if held is not None:
+        out["only"] = list(held.only)
+    return out

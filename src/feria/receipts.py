@@ -724,46 +724,33 @@ class Spooler:
         data = job.payload
         if job.kind != "receipt" or data.get("sale", {}).get("kind") != "sale":
             return job
-        lines = [
-            (group["producer"]["id"], line.get("product"), line.get("description") or "")
+        groups = [
+            (
+                group.get("producer", {}).get("id"),
+                [
+                    (line.get("product"), line.get("description") or "")
+                    for line in group.get("lines", ())
+                ],
+            )
             for group in data.get("groups", ())
-            if group.get("producer", {}).get("id") is not None
-            for line in group.get("lines", ())
         ]
-        if not lines:
+        if not any(producer_id is not None and lines for producer_id, lines in groups):
             return job
         try:
             with read_session(self.engine) as db:
                 fair = db.get(Fair, data.get("fair", {}).get("id"))
                 on = labels.today(fair.timezone if fair is not None else None)
-                held = labels.receipt_labels(self.pm, db, lines, on)
+                held = labels.labels_by_group(self.pm, db, groups, on)
         except Exception:
             log.exception("could not read the labels of sale %s", data["sale"].get("id"))
             return job
         groups = [
-            {
-                **group,
-                "labels": [self._label_json(h) for h in held.get(group["producer"].get("id"), ())],
-            }
-            for group in data.get("groups", ())
+            {**group, "labels": [labels.as_json(h, self.base_url) for h in mine]}
+            for group, mine in zip(data.get("groups", ()), held, strict=True)
         ]
         return PrintJob(
             job.kind, {**data, "groups": groups}, job.copy, job.open_drawer, dict(job.meta)
         )
-
-    def _label_json(self, held: labels.HeldLabel) -> dict[str, Any]:
-        label = held.label
-        url = label.url
-        if url.startswith("/"):
-            url = self.base_url + url if self.base_url else ""
-        return {
-            "scheme": label.scheme,
-            "name": label.name,
-            "granted_by": label.granted_by,
-            "valid_until": label.valid_until.isoformat() if label.valid_until else None,
-            "url": url,
-            "only": list(held.only),
-        }
 
     def _with_url(self, job: PrintJob) -> PrintJob:
         path = job.payload.get("verify_path")

@@ -44,7 +44,6 @@ from feria.catalogue.models import Fair, Participation, Producer, Product, utcno
 from feria.catalogue.rules import rule_in_force
 from feria.db import read_session
 from feria.errors import FeriaError, NotFound
-from feria.labels import Label
 from feria.money import MoneyError, currency
 from feria.payments import PaymentMethod
 from feria.web.api import cashbox as api_cashbox
@@ -316,16 +315,6 @@ def pos_page(request: Request) -> Response:
 # -- JSON the page asks for -------------------------------------------------------------------
 
 
-def _label_json(label: Label) -> dict[str, Any]:
-    return {
-        "scheme": label.scheme,
-        "name": label.name,
-        "granted_by": label.granted_by,
-        "valid_until": label.valid_until.isoformat() if label.valid_until else None,
-        "url": label.url,
-    }
-
-
 def with_labels(
     pm: pluggy.PluginManager, engine: Engine, fair: Fair, products: list[dict[str, Any]]
 ) -> list[dict[str, Any]]:
@@ -345,7 +334,7 @@ def with_labels(
         log.exception("could not read the labels of the till's search results")
         found = {}
     for p in products:
-        p["labels"] = [_label_json(lb) for lb in found.get(p["id"], ())]
+        p["labels"] = [labels.as_json(lb) for lb in found.get(p["id"], ())]
     return products
 
 
@@ -454,15 +443,18 @@ def _receipt_labels(
     valid now, once per producer (:func:`feria.labels.receipt_labels`). Read when the
     receipt is shown, never when the sale is recorded; a failing label plugin costs the
     labels, never the receipt."""
-    lines = [(ln["producer"], ln["product"], ln["description"]) for ln in sale["lines"]]
+    groups = [
+        (g["lines"][0]["producer"], [(ln["product"], ln["description"]) for ln in g["lines"]])
+        for g in sale["groups"]
+    ]
     try:
         with read_session(engine) as db:
-            held = labels.receipt_labels(pm, db, lines, labels.today(fair.timezone))
+            held = labels.labels_by_group(pm, db, groups, labels.today(fair.timezone))
     except Exception:
         log.exception("could not read the labels of sale %s", sale["id"])
-        held = {}
-    for group in sale["groups"]:
-        group["labels"] = held.get(group["lines"][0]["producer"], [])
+        held = [[] for _ in groups]
+    for group, mine in zip(sale["groups"], held, strict=True):
+        group["labels"] = mine
 
 
 def receipt_fragment(request: Request) -> Response:
