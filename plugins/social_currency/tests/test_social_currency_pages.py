@@ -221,3 +221,31 @@ def test_a_statement_names_the_member_who_paid_and_never_shows_their_account_num
     statement = client_as("producer").get(csv_url(luca.producer)).text
     assert ",transfer,Rosa," in statement
     assert luca.consumer not in page and luca.consumer not in statement
+
+
+def test_the_dashboard_reads_only_its_networks_currencies_and_accounts(
+    engine, client_as, fair, luca
+):
+    from feria_social_currency.web import positions
+
+    from feria.catalogue.service import add_producer, create_network
+    from feria.db import write_session
+
+    with write_session(engine) as db:
+        other = create_network(db, "red-norte", "Red del Norte")
+        far = add_producer(db, other, code="N01", name="Quesos del Norte").id
+    org = luca.organizer
+    theirs = sc.open_account(engine, code="LUCA", name="Quesera", user_id=org, producer_id=far)
+    sc.create_currency(engine, code="NOR", name="Norte", decimals=0, kind="barter", user_id=org)
+    sc.open_account(engine, code="NOR", name="Quesera", user_id=org, producer_id=far)
+
+    page = client_as("organizer").get("/backoffice/fairs/feria-test?lang=es").text
+    assert 'data-accounts="LUCA"' in page and luca.producer in page
+    assert theirs.number not in page and "Quesos del Norte" not in page
+    assert 'data-currency="NOR"' not in page and 'data-accounts="NOR"' not in page
+    with read_session(engine) as db:
+        from feria.catalogue.models import Fair
+
+        (view,) = positions(db, db.get(Fair, fair.fair_id))
+    assert theirs.number not in {a.number for a in view.accounts}
+    assert view.count == len(view.accounts) and view.total == 0

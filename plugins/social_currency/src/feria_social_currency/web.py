@@ -13,8 +13,9 @@ account exists); an organizer gets any.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import func, or_, select, union
 from sqlalchemy.orm import Session
 from starlette.requests import Request
 from starlette.responses import Response
@@ -29,12 +30,13 @@ from feria.panels import Panel
 from feria.web.auth import require_role
 from feria.web.state import app_state
 from feria_social_currency.currencies import BankPosition, bank_position, rate_at
-from feria_social_currency.ledger import balance, balances, canonical, register_row
-from feria_social_currency.models import Account, SocialCurrency
+from feria_social_currency.ledger import balance, canonical, register_row
+from feria_social_currency.models import Account, Movement, SocialCurrency
 from feria_social_currency.statements import StatementLine, latest_lines, statement
 
 PREFIX = "/-/plugins/social-currency"
 LATEST = 10
+ACCOUNTS_SHOWN = 50  # accounts of a currency listed on the live dashboard
 """How many of an account's movements its producer's page shows; the CSV has them all."""
 
 KIND_NAMES = {
@@ -142,8 +144,9 @@ class AccountBalance:
 @dataclass(frozen=True, slots=True)
 class PositionView:
     """A currency's position as the dashboard shows it: what circulates and, for a community
-    bank, the fund and the rate in force beside it; and every account's balance, which sum
-    to zero (the ledger is double entry)."""
+    bank, the fund and the rate in force beside it; and the balances of the network's
+    first accounts. Every balance of the currency sums to zero (the ledger is double
+    entry)."""
 
     code: str
     name: str
@@ -153,15 +156,74 @@ class PositionView:
     rate: Money | None  # one unit, in the backing currency, at the rate in force
     circulating_value: Money | None  # what circulates, in the backing currency at that rate
     short: Money | None  # how much more the fund would need to back all of it, if any
-    accounts: tuple[AccountBalance, ...]
-    total: int
+    accounts: tuple[AccountBalance, ...]  # the first ACCOUNTS_SHOWN of the network's
+    count: int  # how many accounts the network has in the currency
+    total: int  # the sum of every balance of the currency (zero)
 
 
-def positions(db: Session) -> list[PositionView]:
-    """Every social currency of the network with its position and its accounts."""
-    producers = dict(db.execute(select(Producer.id, Producer.name)).all())
+def _networks_of_currencies(db: Session) -> dict[str, set[int]]:
+    """The networks each currency is tied to through an account of one of their producers
+    or fairs (one query; a currency with no such account is in none)."""
+    tied: dict[str, set[int]] = {}
+    for code, network_id in db.execute(
+        union(
+            select(Account.code, Producer.network_id).join(
+                Producer, Producer.id == Account.producer_id
+            ),
+            select(Account.code, Fair.network_id).join(Fair, Fair.id == Account.fair_id),
+        )
+    ):
+        tied.setdefault(code, set()).add(network_id)
+    return tied
+
+
+def _in_network(network_id: int) -> Any:
+    """An account of ``network_id``: not linked to another network's producer or fair (a
+    member without a producer, or a system account, belongs to every network's view)."""
+    return or_(Account.producer_id.is_(None), Producer.network_id == network_id) & or_(
+        Account.fair_id.is_(None), Fair.network_id == network_id
+    )
+
+
+def _balances_of(db: Session, ids: list[int]) -> dict[int, int]:
+    """The balances of the accounts ``ids``, in two grouped queries."""
+    found = dict.fromkeys(ids, 0)
+    if not ids:
+        return found
+    for column, sign in ((Movement.to_account, 1), (Movement.from_account, -1)):
+        for acct_id, total in db.execute(
+            select(column, func.sum(Movement.amount)).where(column.in_(ids)).group_by(column)
+        ):
+            found[acct_id] += sign * int(total)
+    return found
+
+
+def _sum_of_balances(db: Session, code: str) -> int:
+    """The sum of every balance of ``code`` (zero: every movement leaves one account and
+    enters another), as two sums, without reading the accounts."""
+    ids = select(Account.id).where(Account.code == code).scalar_subquery()
+    received, given = (
+        db.scalar(select(func.coalesce(func.sum(Movement.amount), 0)).where(column.in_(ids)))
+        for column in (Movement.to_account, Movement.from_account)
+    )
+    return int(received or 0) - int(given or 0)
+
+
+def positions(db: Session, fair: Fair) -> list[PositionView]:
+    """The social currencies of ``fair``'s network with their position, and the first
+    :data:`ACCOUNTS_SHOWN` of their accounts in the network, with how many there are.
+
+    The dashboard is drawn again on every journal entry while it is open, so this reads
+    only the network's accounts, and at most :data:`ACCOUNTS_SHOWN` of them: a currency
+    tied (by a producer's or a fair's account) only to other networks is left out, and so
+    are accounts of other networks' producers and fairs. Every account's statement stays a
+    download away (``statement_url``)."""
+    net = fair.network_id
+    tied = _networks_of_currencies(db)
     views = []
     for cur in db.scalars(select(SocialCurrency).order_by(SocialCurrency.code)):
+        if tied.get(cur.code) and net not in tied[cur.code]:
+            continue  # another network's currency
         register_row(cur)
         position = bank_position(db, cur.code)
         rate = value = short = None
@@ -173,19 +235,25 @@ def positions(db: Session) -> list[PositionView]:
             backing = position.backing.amount if position.backing is not None else 0
             if value.amount > backing:
                 short = Money(value.amount - backing, cur.backing_currency)
-        owned = balances(db, cur.code)
+        ours = (
+            select(Account, Producer.name)
+            .outerjoin(Producer, Producer.id == Account.producer_id)
+            .outerjoin(Fair, Fair.id == Account.fair_id)
+            .where(Account.code == cur.code, _in_network(net))
+        )
+        count = db.scalar(select(func.count()).select_from(ours.subquery()))
+        shown = db.execute(ours.order_by(Account.id).limit(ACCOUNTS_SHOWN)).all()
+        owned = _balances_of(db, [acct.id for acct, _ in shown])
         accounts = tuple(
             AccountBalance(
                 acct.number,
                 acct.name,
                 acct.role,
-                producers.get(acct.producer_id, "") if acct.producer_id else "",
-                owned.get(acct.number, 0),
+                producer or "",
+                owned[acct.id],
                 statement_url(acct.number),
             )
-            for acct in db.scalars(
-                select(Account).where(Account.code == cur.code).order_by(Account.id)
-            )
+            for acct, producer in shown
         )
         views.append(
             PositionView(
@@ -198,14 +266,15 @@ def positions(db: Session) -> list[PositionView]:
                 circulating_value=value,
                 short=short,
                 accounts=accounts,
-                total=sum(a.balance for a in accounts),
+                count=int(count or 0),
+                total=_sum_of_balances(db, cur.code),
             )
         )
     return views
 
 
 def backoffice_panels(fair: Fair, db: Session) -> list[Panel]:
-    found = positions(db)
+    found = positions(db, fair)
     if not found:
         return []
     context = {"sc_positions": found, "sc_currency_kinds": CURRENCY_KINDS}
