@@ -282,7 +282,7 @@ def _in_memory(url: str):
     pm = get_plugin_manager()
     settings = Settings(secret_key=SECRET, theme="default")
     env = build_environment(template_dirs(settings.themes_dir, "default", []))
-    templates = Templates(env, engine, pm, secure_cookies=False)
+    templates = Templates(env, engine, pm)
     scope = {
         "type": "http",
         "method": "GET",

@@ -138,7 +138,7 @@ def create_app(
         engine=engine,
         pm=pm,
         settings=settings,
-        templates=Templates(env, engine, pm, secure_cookies=settings.https_only),
+        templates=Templates(env, engine, pm),
         throttle=LoginThrottle(settings.login_limit, settings.rate_limit_storage),
         theme=theme,
     )

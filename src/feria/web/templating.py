@@ -188,14 +188,10 @@ class Templates:
         env: Environment,
         engine: Engine,
         pm: pluggy.PluginManager,
-        *,
-        secure_cookies: bool = False,
     ) -> None:
         self.env = env
         self.engine = engine
         self.pm = pm
-        self.secure_cookies = secure_cookies
-        """Whether cookies the pages set are HTTPS-only (the app's ``https_only``)."""
 
     def menu(self, user: User | None) -> list[MenuItem]:
         items = []
@@ -209,9 +205,9 @@ class Templates:
         """What every template receives, for ``request``."""
         user = current_user(request) if SESSION_KEY in request.session else None
         fair = newest_fair(self.engine)
-        chosen_param = i18n.supported(request.query_params.get("lang"))
         locale = i18n.negotiate(
-            chosen=chosen_param or i18n.supported(request.cookies.get(LANG_COOKIE)),
+            chosen=i18n.supported(request.query_params.get("lang"))
+            or i18n.supported(request.cookies.get(LANG_COOKIE)),
             user=user.locale if user is not None else None,
             accept=request.headers.get("accept-language"),
             fair=fair.locale if fair is not None else None,
@@ -236,7 +232,6 @@ class Templates:
             "user": user,
             "fair": fair,
             "locale": locale,
-            "chosen_locale": chosen_param,
             "lang_tag": locale.replace("_", "-"),
             "format_locale": format_locale,
             "timezone": tz,
