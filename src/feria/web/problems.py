@@ -11,6 +11,7 @@ from __future__ import annotations
 from starlette.responses import JSONResponse
 
 from feria.errors import FeriaError
+from feria.i18n import DEFAULT, supported
 
 PROBLEM_JSON = "application/problem+json"
 
@@ -45,9 +46,13 @@ class ProblemResponse(JSONResponse):
     media_type = PROBLEM_JSON
 
 
-def problem_response(exc: FeriaError) -> ProblemResponse:
-    headers = {"WWW-Authenticate": 'Bearer realm="feria"'} if exc.status == 401 else None
-    return ProblemResponse(exc.to_problem(), status_code=exc.status, headers=headers)
+def problem_response(exc: FeriaError, locale: str | None = None) -> ProblemResponse:
+    """``exc`` as a problem; with ``locale`` (the reader's, ``es_CL``) its ``detail`` is
+    written in that language and ``Content-Language`` says which."""
+    headers = {"WWW-Authenticate": 'Bearer realm="feria"'} if exc.status == 401 else {}
+    if locale is not None:
+        headers["Content-Language"] = (supported(locale) or DEFAULT).replace("_", "-")
+    return ProblemResponse(exc.to_problem(locale), status_code=exc.status, headers=headers or None)
 
 
 def http_problem(status: int, detail: str) -> ProblemResponse:

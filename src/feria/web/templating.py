@@ -55,6 +55,27 @@ ROLE_NAMES = {
 }
 
 
+def reader_locale(
+    request: Request, user: User | None, fair: Fair | None, *, fair_language: bool = True
+) -> tuple[str, str]:
+    """The language ``request`` is answered in (``?lang=``, the ``feria_lang`` cookie, the
+    user's account, ``Accept-Language``, then the fair's unless ``fair_language`` is false:
+    the API answers a client that asks for no language in English), and the locale its
+    numbers and dates are written in: the fair's country when it speaks the same language
+    (es_CL writes $12.990), else the reader's language alone."""
+    locale = i18n.negotiate(
+        chosen=i18n.supported(request.query_params.get("lang"))
+        or i18n.supported(request.cookies.get(LANG_COOKIE)),
+        user=user.locale if user is not None else None,
+        accept=request.headers.get("accept-language"),
+        fair=fair.locale if fair is not None and fair_language else None,
+    )
+    format_locale = locale
+    if fair is not None and i18n.supported(fair.locale) == locale:
+        format_locale = fair.locale
+    return locale, format_locale
+
+
 def template_dirs(themes_dir: Path, theme: str, plugin_dirs: Iterable[str | Path]) -> list[Path]:
     """The folders templates are looked up in, first match wins."""
     dirs = []
@@ -205,18 +226,7 @@ class Templates:
         """What every template receives, for ``request``."""
         user = current_user(request) if SESSION_KEY in request.session else None
         fair = newest_fair(self.engine)
-        locale = i18n.negotiate(
-            chosen=i18n.supported(request.query_params.get("lang"))
-            or i18n.supported(request.cookies.get(LANG_COOKIE)),
-            user=user.locale if user is not None else None,
-            accept=request.headers.get("accept-language"),
-            fair=fair.locale if fair is not None else None,
-        )
-        # Numbers and dates follow the fair's country when it speaks the same language
-        # (es_CL writes $12.990), else the reader's language alone.
-        format_locale = locale
-        if fair is not None and i18n.supported(fair.locale) == locale:
-            format_locale = fair.locale
+        locale, format_locale = reader_locale(request, user, fair)
         tz = get_timezone(fair.timezone if fair is not None else "UTC")
         translations = i18n.translations(locale)
         csrf = request.scope.get("csrftoken")

@@ -31,6 +31,7 @@ from feria.web.auth import require_role
 from feria.web.jsonbody import MAX_INTEGER, Fields, parse_json
 from feria.web.problems import InvalidRequest, MalformedRequest, problem_response
 from feria.web.state import AppState, app_state
+from feria.web.templating import newest_fair, reader_locale
 
 IDEMPOTENCY_HEADER = "Idempotency-Key"
 _BODY_METHODS = frozenset({"POST", "PUT", "PATCH"})
@@ -103,12 +104,21 @@ def endpoint(*roles: str, public: bool = False) -> Callable[[Handler], Callable]
 
     def wrap(handler: Handler) -> Callable:
         def run(request: Request, raw: bytes) -> Response:
-            user = None if public else require_role(request, *roles)
-            call = Call(request=request, state=app_state(request), user=user, raw=raw)
+            state = app_state(request)
+            user = None
             try:
-                return handler(call)
-            except MoneyError as exc:  # an amount or currency the money rules refuse
-                raise InvalidRequest(str(exc)) from exc
+                user = None if public else require_role(request, *roles)
+                call = Call(request=request, state=state, user=user, raw=raw)
+                try:
+                    return handler(call)
+                except MoneyError as exc:  # an amount or currency the money rules refuse
+                    raise InvalidRequest(str(exc)) from exc
+            except FeriaError as exc:
+                # The refusal in the language the client asks for (the till sends its
+                # page's), English when it asks for none.
+                fair = newest_fair(state.engine)
+                _, locale = reader_locale(request, user, fair, fair_language=False)
+                return problem_response(exc, locale)
 
         @functools.wraps(handler)
         async def asgi_endpoint(request: Request) -> Response:

@@ -744,8 +744,11 @@
 
   // -- sending a sale, now or later --------------------------------------------------------
 
+  // The engine's refusals come back in the page's language (the browser's own
+  // Accept-Language may ask for another one than the page was chosen in).
   const csrfHeaders = (key) => {
     const h = { "Content-Type": "application/json", "X-CSRFToken": config.csrf };
+    if (document.documentElement.lang) h["Accept-Language"] = document.documentElement.lang;
     if (key) h["Idempotency-Key"] = key;
     return h;
   };
