@@ -4,6 +4,7 @@ request asks for (the till sends its page's), English when it asks for none."""
 from __future__ import annotations
 
 import re
+import uuid
 
 import pytest
 
@@ -58,3 +59,69 @@ def test_the_till_asks_in_its_page_language(till, fair):
     answer = till("/pos/api/v1/sessions", {"till": 999999, "float": 0}, lang="pt-BR")
     assert refusal(answer, 404)["field"] == "till"
     assert answer.headers["content-language"] == "pt-BR"
+
+
+# -- sales ------------------------------------------------------------------------------------
+
+
+def _sale(session_id, paid):
+    return {
+        "session": session_id,
+        "lines": [{"barcode": "7800000000023", "quantity": 1}],  # a scarf, $12.990
+        "tenders": [{"method": "cash", "amount": paid}],
+    }
+
+
+@pytest.fixture
+def session_id(api, fair):
+    answer = api("cashier").post("/api/v1/sessions", json={"till": fair.till_id, "float": 20000})
+    assert answer.status_code == 201, answer.text
+    return answer.json()["id"]
+
+
+def test_a_sale_refusal_is_in_spanish_for_a_spanish_reader_and_english_else(api, session_id):
+    cashier = api("cashier")
+    es = cashier.post(
+        "/api/v1/sales",
+        json=_sale(session_id, 10000),
+        key=uuid.uuid4().hex,
+        headers={"Accept-Language": "es"},
+    )
+    en = cashier.post(
+        "/api/v1/sales",
+        json=_sale(session_id, 10000),
+        key=uuid.uuid4().hex,
+        headers={"Accept-Language": "en"},
+    )
+    spanish, english = refusal(es, 422), refusal(en, 422)
+    # The fair is Chilean: a Spanish reader gets its pesos as Chile writes them.
+    assert spanish["detail"] == "faltan $2.990 por pagar"
+    assert english["detail"] == "$2.990 still due"  # as before: the fair's way with money
+    assert (
+        (spanish["field"], spanish["due"])
+        == (english["field"], english["due"])
+        == (
+            "tenders",
+            2990,
+        )
+    )
+    assert es.headers["content-language"] == "es"
+
+
+def test_the_till_shows_a_sale_refusal_in_its_page_language(till, session_id):
+    unpaid = _sale(session_id, 10000)
+    es = till("/pos/api/v1/sales", unpaid, lang="es", key=uuid.uuid4().hex)
+    pt = till("/pos/api/v1/sales", unpaid, lang="pt-BR", key=uuid.uuid4().hex)
+    en = till("/pos/api/v1/sales", unpaid, key=uuid.uuid4().hex)
+    assert refusal(es, 422)["detail"] == "faltan $2.990 por pagar"
+    # A Brazilian reader at a Chilean fair: Portuguese, pesos as Brazil writes them.
+    assert refusal(pt, 422)["detail"] == "faltam CLP\xa02.990 a pagar"
+    assert refusal(en, 422)["detail"] == "$2.990 still due"
+
+    by_card = _sale(session_id, 12990)
+    by_card["tenders"][0]["method"] = "card"
+    es = till("/pos/api/v1/sales", by_card, lang="es-CL", key=uuid.uuid4().hex)
+    assert refusal(es, 400)["detail"] == (
+        "el medio de pago 'card' no se ofrece aquí; se ofrecen: cash"
+    )
+    assert refusal(es, 400)["field"] == "tenders[0].method"

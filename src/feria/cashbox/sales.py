@@ -52,6 +52,7 @@ from feria.catalogue.models import (
 )
 from feria.catalogue.rules import rule_in_force
 from feria.db import write_session
+from feria.i18n import N_
 from feria.money import Money, MoneyError, convert, currency, line_total
 from feria.payments import SECRET_DATA_KEYS, PaymentMethod, SaleInfo, TenderInfo
 
@@ -258,8 +259,11 @@ def _existing(db: Session, key: str, fp: str) -> RecordedSale | None:
     sale_id, stored_fp, seq = row
     if stored_fp != fp:
         raise IdempotencyConflict(
-            f"idempotency key {key!r} was already used for a different sale (number {sale_id}); "
-            "use a new key for a new sale",
+            N_(
+                "idempotency key {key} was already used for a different sale (number {sale}); "
+                "use a new key for a new sale"
+            ),
+            params={"key": repr(key), "sale": sale_id},
             field="key",
             sale=sale_id,
         )
@@ -270,7 +274,7 @@ def _existing(db: Session, key: str, fp: str) -> RecordedSale | None:
 def _check_key(key: str) -> None:
     if not isinstance(key, str) or not 8 <= len(key) <= 128 or not key.isprintable():
         raise InvalidTender(
-            "expected an idempotency key of 8 to 128 printable characters (a UUID is ideal)",
+            N_("expected an idempotency key of 8 to 128 printable characters (a UUID is ideal)"),
             field="key",
         )
 
@@ -279,12 +283,18 @@ def _quantity(raw: Decimal | str | int, index: int) -> Decimal:
     try:
         q = Decimal(str(raw).strip().replace(",", "."))
     except InvalidOperation as exc:
-        raise InvalidLine(f"{raw!r} is not a quantity", field=f"lines[{index}].quantity") from exc
+        raise InvalidLine(
+            N_("{quantity} is not a quantity"),
+            params={"quantity": repr(raw)},
+            field=f"lines[{index}].quantity",
+        ) from exc
     if not q.is_finite() or q <= 0 or q > 1_000_000:
-        raise InvalidLine("expected a quantity greater than 0", field=f"lines[{index}].quantity")
+        raise InvalidLine(
+            N_("expected a quantity greater than 0"), field=f"lines[{index}].quantity"
+        )
     if q != q.quantize(Decimal("0.001")):
         raise InvalidLine(
-            "expected at most 3 decimals (grams of a kilo)", field=f"lines[{index}].quantity"
+            N_("expected at most 3 decimals (grams of a kilo)"), field=f"lines[{index}].quantity"
         )
     # One spelling per quantity ("1.2350" and "1.235" are the same weight).
     q = q.normalize()
@@ -457,15 +467,19 @@ def record_sale(
     """
     _check_key(key)
     if not lines:
-        raise InvalidLine("a sale needs at least one line", field="lines")
+        raise InvalidLine(N_("a sale needs at least one line"), field="lines")
     if len(lines) > MAX_LINES:
-        raise InvalidLine(f"a sale has at most {MAX_LINES} lines", field="lines")
+        raise InvalidLine(
+            N_("a sale has at most {count} lines"), params={"count": MAX_LINES}, field="lines"
+        )
     if not tenders:
-        raise InvalidTender("a sale needs at least one tender", field="tenders")
+        raise InvalidTender(N_("a sale needs at least one tender"), field="tenders")
     if len(tenders) > MAX_TENDERS:
-        raise InvalidTender(f"a sale has at most {MAX_TENDERS} tenders", field="tenders")
+        raise InvalidTender(
+            N_("a sale has at most {count} tenders"), params={"count": MAX_TENDERS}, field="tenders"
+        )
     if session_id is None and fair_id is None:
-        raise InvalidTender("a sale needs a cash session or a fair", field="session")
+        raise InvalidTender(N_("a sale needs a cash session or a fair"), field="session")
     fp = fingerprint(_request_payload(session_id, fair_id, lines, tenders))
     try:
         with write_session(engine) as db:
@@ -518,10 +532,15 @@ class _SessionRow:
 def _open_session(db: Session, session_id: int):
     cs = db.connection().execute(_SESSION, {"id": session_id}).first()
     if cs is None:
-        raise SessionNotFound(f"there is no cash session {session_id}", field="session")
+        raise SessionNotFound(
+            N_("there is no cash session {session}"),
+            params={"session": session_id},
+            field="session",
+        )
     if cs.closed_at is not None:
         raise SessionClosed(
-            f"cash session {session_id} was closed at {cs.closed_at:%H:%M}; open a new one",
+            N_("cash session {session} was closed at {time}; open a new one"),
+            params={"session": session_id, "time": f"{cs.closed_at:%H:%M}"},
             field="session",
         )
     return cs
@@ -578,23 +597,27 @@ def _resolve_lines(
         if ln.producer_code is not None:
             if ln.product_id or ln.barcode or ln.sku:
                 raise InvalidLine(
-                    "a line is either a product or a free line by producer code, not both",
+                    N_("a line is either a product or a free line by producer code, not both"),
                     field=f,
                 )
             code = ln.producer_code.strip().upper()
             pid = producers_by_code.get(code)
             if pid is None:
                 raise UnknownProducer(
-                    f"no active producer has code {ln.producer_code!r}",
+                    N_("no active producer has code {code}"),
+                    params={"code": repr(ln.producer_code)},
                     field=f"{f}.producer_code",
                 )
             if pid not in participating:
                 raise UnknownProducer(
-                    f"producer {code} does not sell at {fair.name}", field=f"{f}.producer_code"
+                    N_("producer {code} does not sell at {fair}"),
+                    params={"code": code, "fair": fair.name},
+                    field=f"{f}.producer_code",
                 )
             if type(ln.amount) is not int or ln.amount <= 0:
                 raise InvalidLine(
-                    f"expected a positive amount in {fair.currency} minor units",
+                    N_("expected a positive amount in {currency} minor units"),
+                    params={"currency": fair.currency},
                     field=f"{f}.amount",
                 )
             q = _quantity(ln.quantity, i)
@@ -614,32 +637,41 @@ def _resolve_lines(
             continue
         if ln.product_id is not None:
             product = products.get(("id", ln.product_id))
-            ref = f"product {ln.product_id}"
+            missing, ref = N_("product {ref} is not in the catalogue"), ln.product_id
         elif ln.barcode:
             product = products.get(("barcode", ln.barcode))
-            ref = f"barcode {ln.barcode}"
+            missing, ref = N_("barcode {ref} is not in the catalogue"), ln.barcode
         elif ln.sku:
             product = products.get(("sku", ln.sku))
-            ref = f"SKU {ln.sku}"
+            missing, ref = N_("SKU {ref} is not in the catalogue"), ln.sku
         else:
             raise InvalidLine(
-                "expected a product (product_id, barcode or sku) or a producer_code and amount",
+                N_("expected a product (product_id, barcode or sku) or a producer_code and amount"),
                 field=f,
             )
         if product is None or not product.active:
-            raise UnknownProduct(f"{ref} is not in the catalogue", field=f)
+            raise UnknownProduct(missing, params={"ref": ref}, field=f)
         if product.producer_id not in participating:
-            raise UnknownProduct(f"{product.name} is not sold at {fair.name}", field=f)
+            raise UnknownProduct(
+                N_("{product} is not sold at {fair}"),
+                params={"product": product.name, "fair": fair.name},
+                field=f,
+            )
         if product.currency != fair.currency:
             raise InvalidLine(
-                f"{product.name} is priced in {product.currency}, the fair sells in "
-                f"{fair.currency}",
+                N_("{product} is priced in {currency}, the fair sells in {fair_currency}"),
+                params={
+                    "product": product.name,
+                    "currency": product.currency,
+                    "fair_currency": fair.currency,
+                },
                 field=f,
             )
         q = _quantity(ln.quantity, i)
         if product.unit not in WEIGHED_UNITS and q != q.to_integral_value():
             raise InvalidLine(
-                f"{product.name} is sold by the piece: expected a whole quantity",
+                N_("{product} is sold by the piece: expected a whole quantity"),
+                params={"product": product.name},
                 field=f"{f}.quantity",
             )
         total = line_total(q, Money(product.price, product.currency)).amount
@@ -664,8 +696,16 @@ def _rate(rule: RuleVersion, fair: Fair, code: str, field_name: str) -> Decimal:
     raw = (rule.rates or {}).get(code)
     if raw is None:
         raise InvalidTender(
-            f"{fair.name} states no rate for {code}: the rule in force (version "
-            f"{rule.version}) accepts {', '.join([fair.currency, *sorted(rule.rates or {})])}",
+            N_(
+                "{fair} states no rate for {currency}: the rule in force (version {version}) "
+                "accepts {currencies}"
+            ),
+            params={
+                "fair": fair.name,
+                "currency": code,
+                "version": rule.version,
+                "currencies": ", ".join([fair.currency, *sorted(rule.rates or {})]),
+            },
             field=field_name,
         )
     return Decimal(raw)
@@ -704,11 +744,15 @@ def _record(
     if session_id is not None:
         row = conn.execute(_SESSION_FAIR, {"id": session_id}).first()
         if row is None:
-            raise SessionNotFound(f"there is no cash session {session_id}", field="session")
+            raise SessionNotFound(
+                N_("there is no cash session {session}"),
+                params={"session": session_id},
+                field="session",
+            )
         if row.session_closed_at is not None:
             raise SessionClosed(
-                f"cash session {session_id} was closed at {row.session_closed_at:%H:%M}; "
-                "open a new one",
+                N_("cash session {session} was closed at {time}; open a new one"),
+                params={"session": session_id, "time": f"{row.session_closed_at:%H:%M}"},
                 field="session",
             )
         fields = dict(row._mapping)
@@ -728,18 +772,20 @@ def _record(
         )
         fair = Fair(**fields)
         if fair_id is not None and fair_id != fair.id:
-            raise InvalidTender("the session belongs to another fair", field="fair")
+            raise InvalidTender(N_("the session belongs to another fair"), field="fair")
         user_id = user_id if user_id is not None else cs.cashier_id
     else:
         row = conn.execute(_FAIR, {"id": fair_id}).first()
         if row is None:
-            raise InvalidTender(f"there is no fair {fair_id}", field="fair")
+            raise InvalidTender(
+                N_("there is no fair {fair}"), params={"fair": fair_id}, field="fair"
+            )
         fair = Fair(**row._mapping)
     rule = rule_in_force(db, fair.id, now)
     priced, cooperatives = _resolve_lines(db, fair, lines)
     total = sum(ln["total"] for ln in priced)
     if total <= 0:
-        raise InvalidLine("the sale total must be greater than zero", field="lines")
+        raise InvalidLine(N_("the sale total must be greater than zero"), field="lines")
     methods = payment_methods(pm, fair)
 
     # Tenders: non-cash ones may not exceed what is still due; cash-like ones may, and the
@@ -751,8 +797,8 @@ def _record(
         method = methods.get(t.method)
         if method is None:
             raise UnknownPaymentMethod(
-                f"payment method {t.method!r} is not offered here; offered: "
-                f"{', '.join(sorted(methods)) or 'none'}",
+                N_("payment method {method} is not offered here; offered: {methods}"),
+                params={"method": repr(t.method), "methods": ", ".join(sorted(methods)) or "none"},
                 field=f"{f}.method",
             )
         code = t.currency or fair.currency
@@ -762,30 +808,41 @@ def _record(
         except (MoneyError, TypeError) as exc:
             raise InvalidTender(str(exc), field=f"{f}.amount") from exc
         if amount.amount <= 0:
-            raise InvalidTender("expected an amount greater than zero", field=f"{f}.amount")
+            raise InvalidTender(N_("expected an amount greater than zero"), field=f"{f}.amount")
         if not method.accepts_currency(code):
             raise InvalidTender(
-                f"{method.name or method.code} does not take {code}", field=f"{f}.currency"
+                N_("{method} does not take {currency}"),
+                params={"method": method.name or method.code, "currency": code},
+                field=f"{f}.currency",
             )
         rate = _rate(rule, fair, code, f"{f}.currency")
         value = _value(amount, rate, fair)
         if method.gives_change and session_id is None:
             raise InvalidTender(
-                f"{method.name or method.code} is taken at a till: an order paid in cash is "
-                "handed over and paid at the caja común, in a cash session",
+                N_(
+                    "{method} is taken at a till: an order paid in cash is handed over and "
+                    "paid at the caja común, in a cash session"
+                ),
+                params={"method": method.name or method.code},
                 field=f"{f}.method",
             )
         if not method.gives_change and value > max(due, 0):
             raise Overpayment(
-                f"{method.name or method.code} cannot pay more than is due "
-                f"({Money(max(due, 0), fair.currency).format(fair.locale)})",
+                N_("{method} cannot pay more than is due ({due})"),
+                params={
+                    "method": method.name or method.code,
+                    "due": Money(max(due, 0), fair.currency),
+                },
+                format_locale=fair.locale,
                 field=f"{f}.amount",
             )
         due -= value
         resolved.append([i + 1, method, amount, rate, value, t])
     if due > 0:
         raise InsufficientPayment(
-            f"{Money(due, fair.currency).format(fair.locale)} still due",
+            N_("{due} still due"),
+            params={"due": Money(due, fair.currency)},
+            format_locale=fair.locale,
             field="tenders",
             due=due,
         )
@@ -796,7 +853,8 @@ def _record(
         if change_left and method.gives_change:
             if amount.currency != fair.currency:
                 raise Overpayment(
-                    f"change is given in {fair.currency}; pay the rest in {fair.currency}",
+                    N_("change is given in {currency}; pay the rest in {currency}"),
+                    params={"currency": fair.currency},
                     field=f"tenders[{no - 1}].currency",
                 )
             change = min(change_left, amount.amount)
@@ -804,7 +862,7 @@ def _record(
         tender_rows.append((no, method, amount, rate, value - change, change, t))
     if change_left:
         raise Overpayment(
-            "the amount over what is due cannot be given back as change", field="tenders"
+            N_("the amount over what is due cannot be given back as change"), field="tenders"
         )
     tender_rows.reverse()
 
@@ -821,17 +879,25 @@ def _record(
             auth = method.authorize(tinfo, sinfo)
         except Exception as exc:  # a plugin failing must roll back the sale, not crash it
             raise PaymentRefused(
-                f"{method.name or method.code} failed: {exc}", field=f"tenders[{no - 1}]"
+                N_("{method} failed: {error}"),
+                params={"method": method.name or method.code, "error": exc},
+                field=f"tenders[{no - 1}]",
             ) from exc
         if not auth.approved:
             raise PaymentRefused(
-                f"{method.name or method.code} refused: {auth.reason or 'no reason given'}",
+                N_("{method} refused: {reason}"),
+                params={
+                    "method": method.name or method.code,
+                    "reason": auth.reason or "no reason given",
+                },
                 field=f"tenders[{no - 1}]",
             )
         if auth.fee is not None:
             if auth.fee.currency != applied.currency or auth.fee.amount < 0:
                 raise PaymentRefused(
-                    f"{method.code} stated an invalid fee {auth.fee}", field=f"tenders[{no - 1}]"
+                    N_("{method} stated an invalid fee {fee}"),
+                    params={"method": method.code, "fee": str(auth.fee)},
+                    field=f"tenders[{no - 1}]",
                 )
             fee = auth.fee.amount
         else:
