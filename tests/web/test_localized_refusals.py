@@ -125,3 +125,34 @@ def test_the_till_shows_a_sale_refusal_in_its_page_language(till, session_id):
         "el medio de pago 'card' no se ofrece aquí; se ofrecen: cash"
     )
     assert refusal(es, 400)["field"] == "tenders[0].method"
+
+
+# -- cash sessions ----------------------------------------------------------------------------
+
+
+def test_a_session_refusal_is_in_the_reader_language(api, till, fair, session_id):
+    again = {"till": fair.till_id, "float": 0}
+    es = till("/pos/api/v1/sessions", again, lang="es")
+    en = api("cashier").post("/api/v1/sessions", json=again)
+    assert refusal(es, 409)["detail"] == (
+        f"la caja T1 ya tiene una sesión abierta ({session_id}); ciérrela primero"
+    )
+    assert refusal(en, 409)["detail"] == (
+        f"till T1 already has an open session ({session_id}); close it first"
+    )
+    assert refusal(es, 409)["field"] == refusal(en, 409)["field"] == "till"
+
+    no_reason = {"kind": "paid_in", "amount": 500, "reason": "  "}
+    es = api("cashier").post(
+        f"/api/v1/sessions/{session_id}/movements",
+        json=no_reason,
+        headers={"Accept-Language": "es-CL"},
+    )
+    pt = api("cashier").post(
+        f"/api/v1/sessions/{session_id}/movements",
+        json=no_reason,
+        headers={"Accept-Language": "pt-BR"},
+    )
+    assert refusal(es, 400)["detail"] == "indique por qué se movió el efectivo"
+    assert refusal(pt, 400)["detail"] == "informe por que o dinheiro foi movimentado"
+    assert refusal(es, 400)["field"] == "reason"

@@ -21,6 +21,7 @@ from feria.cashbox.models import CashMovement, CashSession, Sale, Split, Tender,
 from feria.catalogue.models import Fair, utcnow
 from feria.db import read_session, write_session
 from feria.errors import FeriaError
+from feria.i18n import N_
 from feria.money import Money, MoneyError, currency
 
 MOVEMENT_KINDS = ("paid_in", "paid_out")
@@ -40,12 +41,14 @@ def _denominations(detail: dict[str, int] | None, code: str) -> tuple[int, dict[
             v = int(value)
         except (TypeError, ValueError) as exc:
             raise InvalidCount(
-                f"denomination {value!r}: expected a value in {code} minor units",
+                N_("denomination {value}: expected a value in {currency} minor units"),
+                params={"value": repr(value), "currency": code},
                 field="float_detail",
             ) from exc
         if v <= 0 or type(count) is not int or count < 0:
             raise InvalidCount(
-                f"denomination {value}: expected a positive value and a count of 0 or more",
+                N_("denomination {value}: expected a positive value and a count of 0 or more"),
+                params={"value": value},
                 field="float_detail",
             )
         clean[str(v)] = count
@@ -116,7 +119,9 @@ def open_session(
         locked = journal.lock_head(db)
         till = db.get(Till, till_id)
         if till is None:
-            raise SessionNotFound(f"there is no till {till_id}", field="till")
+            raise SessionNotFound(
+                N_("there is no till {till}"), params={"till": till_id}, field="till"
+            )
         fair = db.get(Fair, till.fair_id)
         open_here = db.scalar(
             select(CashSession.id).where(
@@ -125,18 +130,24 @@ def open_session(
         )
         if open_here is not None:
             raise SessionClosed(
-                f"till {till.code} already has an open session ({open_here}); close it first",
+                N_("till {till} already has an open session ({session}); close it first"),
+                params={"till": till.code, "session": open_here},
                 field="till",
             )
         counted, detail = _denominations(float_detail, fair.currency)
         if float_amount is None:
             float_amount = counted
         elif type(float_amount) is not int or float_amount < 0:
-            raise InvalidCount("expected a float of 0 or more minor units", field="float_amount")
+            raise InvalidCount(
+                N_("expected a float of 0 or more minor units"), field="float_amount"
+            )
         elif detail and counted != float_amount:
             raise InvalidCount(
-                f"the denominations add up to {Money(counted, fair.currency)}, not "
-                f"{Money(float_amount, fair.currency)}",
+                N_("the denominations add up to {counted}, not {float}"),
+                params={
+                    "counted": str(Money(counted, fair.currency)),
+                    "float": str(Money(float_amount, fair.currency)),
+                },
                 field="float_detail",
             )
         sid = (db.scalar(select(func.max(CashSession.id))) or 0) + 1
@@ -169,11 +180,13 @@ def record_movement(
 ) -> CashMovement:
     """A paid-in or paid-out: cash put into or taken from the drawer, with its reason."""
     if kind not in MOVEMENT_KINDS:
-        raise InvalidTender(f"expected one of {', '.join(MOVEMENT_KINDS)}", field="kind")
+        raise InvalidTender(
+            N_("expected one of {kinds}"), params={"kinds": ", ".join(MOVEMENT_KINDS)}, field="kind"
+        )
     if type(amount) is not int or amount <= 0:
-        raise InvalidTender("expected an amount greater than zero", field="amount")
+        raise InvalidTender(N_("expected an amount greater than zero"), field="amount")
     if not (reason or "").strip():
-        raise InvalidTender("say why the cash moved", field="reason")
+        raise InvalidTender(N_("say why the cash moved"), field="reason")
     now = now or utcnow()
     with write_session(engine) as db:
         locked = journal.lock_head(db)  # the session cannot close before this is written
@@ -201,14 +214,20 @@ def record_movement(
 def _get(db: Session, session_id: int) -> CashSession:
     cs = db.get(CashSession, session_id)
     if cs is None:
-        raise SessionNotFound(f"there is no cash session {session_id}", field="session")
+        raise SessionNotFound(
+            N_("there is no cash session {session}"),
+            params={"session": session_id},
+            field="session",
+        )
     return cs
 
 
 def _get_open(db: Session, session_id: int) -> CashSession:
     cs = _get(db, session_id)
     if cs.closed_at is not None:
-        raise SessionClosed(f"cash session {session_id} is closed", field="session")
+        raise SessionClosed(
+            N_("cash session {session} is closed"), params={"session": session_id}, field="session"
+        )
     return cs
 
 
@@ -307,7 +326,7 @@ def close_session(
             user = db.get(User, user_id)
             if user is None or user.role != "organizer":
                 raise NotAllowed(
-                    "only the session's cashier or an organizer can close it", field="session"
+                    N_("only the session's cashier or an organizer can close it"), field="session"
                 )
         counted_map: dict[str, int] = {}
         if counted_detail:
@@ -315,12 +334,13 @@ def close_session(
         for code, amount in (counted or {}).items():
             if type(amount) is not int or amount < 0:
                 raise InvalidCount(
-                    f"expected a counted amount of 0 or more {code} minor units",
+                    N_("expected a counted amount of 0 or more {currency} minor units"),
+                    params={"currency": code},
                     field=f"counted.{code}",
                 )
             counted_map[code] = amount
         if not counted_map:
-            raise InvalidCount("count the cash in the drawer first", field="counted")
+            raise InvalidCount(N_("count the cash in the drawer first"), field="counted")
         z = report(db, cs.id)
         expected = z["expected_cash"]
         codes = sorted(set(expected) | set(counted_map))
@@ -366,9 +386,13 @@ def add_till(
 ) -> Till:
     code = (code or "").strip()
     if not code:
-        raise InvalidTender("a till needs a code", field="code")
+        raise InvalidTender(N_("a till needs a code"), field="code")
     if db.scalar(select(Till.id).where(Till.fair_id == fair.id, Till.code == code)):
-        raise InvalidTender(f"till {code} already exists at {fair.name}", field="code")
+        raise InvalidTender(
+            N_("till {till} already exists at {fair}"),
+            params={"till": code, "fair": fair.name},
+            field="code",
+        )
     till = Till(fair_id=fair.id, code=code, name=name or code, printer=printer or {})
     db.add(till)
     db.flush()
