@@ -156,3 +156,31 @@ def test_a_session_refusal_is_in_the_reader_language(api, till, fair, session_id
     assert refusal(es, 400)["detail"] == "indique por qué se movió el efectivo"
     assert refusal(pt, 400)["detail"] == "informe por que o dinheiro foi movimentado"
     assert refusal(es, 400)["field"] == "reason"
+
+
+# -- refunds ----------------------------------------------------------------------------------
+
+
+def test_a_refund_refusal_is_in_the_reader_language(api, till, session_id):
+    cashier = api("cashier")
+    sale = cashier.post("/api/v1/sales", json=_sale(session_id, 20000), key=uuid.uuid4().hex)
+    assert sale.status_code == 201, sale.text
+    url = f"/sales/{sale.json()['id']}/refund"
+    twice = {"lines": [1, 1, 2], "reason": "no era su talla", "session": session_id}
+
+    es = till(f"/pos/api/v1{url}", twice, lang="es", key=uuid.uuid4().hex)
+    pt = till(f"/pos/api/v1{url}", twice, lang="pt-BR", key=uuid.uuid4().hex)
+    en = cashier.post(f"/api/v1{url}", json=twice, key=uuid.uuid4().hex)
+    n = sale.json()["id"]
+    assert refusal(es, 409)["detail"] == f"la venta {n} no tiene línea 2"
+    assert refusal(pt, 409)["detail"] == f"a venda {n} não tem a linha 2"
+    assert refusal(en, 409)["detail"] == f"sale {n} has no line 2"
+    assert refusal(es, 409)["field"] == refusal(en, 409)["field"] == "lines"
+
+    missing = cashier.post(
+        "/api/v1/sales/999999/refund",
+        json={"reason": "x", "session": session_id},
+        key=uuid.uuid4().hex,
+        headers={"Accept-Language": "es"},
+    )
+    assert refusal(missing, 404)["detail"] == "no existe la venta número 999999"

@@ -52,6 +52,7 @@ from feria.cashbox.sales import (
 from feria.cashbox.split import TenderShare, split_sale
 from feria.catalogue.models import Fair, RuleVersion, utcnow
 from feria.db import read_session, write_session
+from feria.i18n import N_
 from feria.money import Money, MoneyError, currency
 from feria.payments import SaleInfo, TenderInfo
 
@@ -59,7 +60,9 @@ from feria.payments import SaleInfo, TenderInfo
 def _original(db: Session, sale_id: int) -> tuple[Sale, dict[str, Any]]:
     sale = db.get(Sale, sale_id)
     if sale is None or sale.kind != "sale":
-        raise SaleNotFound(f"there is no sale number {sale_id}", field="sale")
+        raise SaleNotFound(
+            N_("there is no sale number {sale}"), params={"sale": sale_id}, field="sale"
+        )
     body = json.loads(db.get(journal.JournalEntry, sale.seq).body)
     return sale, body
 
@@ -138,29 +141,42 @@ def refund_sale(
         fair = db.get(Fair, sale.fair_id)
         returned, voided = _returned_lines(db, sale_id)
         if voided:
-            raise RefundNotAllowed(f"sale {sale_id} was voided", field="sale")
+            raise RefundNotAllowed(
+                N_("sale {sale} was voided"), params={"sale": sale_id}, field="sale"
+            )
         lines_by_no = {ln["no"]: ln for ln in body["lines"]}
         wanted = (
             sorted(set(line_nos)) if line_nos is not None else sorted(set(lines_by_no) - returned)
         )
         if not wanted:
             raise RefundNotAllowed(
-                f"every line of sale {sale_id} has already been returned", field="lines"
+                N_("every line of sale {sale} has already been returned"),
+                params={"sale": sale_id},
+                field="lines",
             )
         for no in wanted:
             if no not in lines_by_no:
-                raise RefundNotAllowed(f"sale {sale_id} has no line {no}", field="lines")
+                raise RefundNotAllowed(
+                    N_("sale {sale} has no line {line}"),
+                    params={"sale": sale_id, "line": no},
+                    field="lines",
+                )
             if no in returned:
                 raise RefundNotAllowed(
-                    f"line {no} of sale {sale_id} was already returned; more than was sold "
-                    "cannot be refunded",
+                    N_(
+                        "line {line} of sale {sale} was already returned; more than was sold "
+                        "cannot be refunded"
+                    ),
+                    params={"sale": sale_id, "line": no},
                     field="lines",
                 )
         if session_id is not None:
             cs = db.get(CashSession, session_id)
             if cs is None or cs.closed_at is not None or cs.fair_id != fair.id:
                 raise SessionClosed(
-                    f"cash session {session_id} is not open at {fair.name}", field="session"
+                    N_("cash session {session} is not open at {fair}"),
+                    params={"session": session_id, "fair": fair.name},
+                    field="session",
                 )
         amount = sum(lines_by_no[n]["total"] for n in wanted)
         methods = payment_methods(pm, fair)
@@ -177,15 +193,20 @@ def refund_sale(
             method = methods.get(t.method)
             if method is None:
                 raise InvalidTender(
-                    f"payment method {t.method!r} is not offered here", field=f"{f}.method"
+                    N_("payment method {method} is not offered here"),
+                    params={"method": repr(t.method)},
+                    field=f"{f}.method",
                 )
             if not method.supports_refund:
                 raise RefundNotAllowed(
-                    f"{method.name or method.code} cannot pay money back", field=f"{f}.method"
+                    N_("{method} cannot pay money back"),
+                    params={"method": method.name or method.code},
+                    field=f"{f}.method",
                 )
             if method.gives_change and session_id is None:
                 raise SessionClosed(
-                    "cash is paid back from a till: name the open cash session", field="session"
+                    N_("cash is paid back from a till: name the open cash session"),
+                    field="session",
                 )
             code = t.currency or fair.currency
             try:
@@ -194,7 +215,7 @@ def refund_sale(
             except (MoneyError, TypeError) as exc:
                 raise InvalidTender(str(exc), field=f"{f}.amount") from exc
             if money.amount <= 0:
-                raise InvalidTender("expected an amount greater than zero", field=f"{f}.amount")
+                raise InvalidTender(N_("expected an amount greater than zero"), field=f"{f}.amount")
             rate = _rate(current_rule, fair, code, f"{f}.currency")
             value = _value(money, rate, fair)
             covered += value
@@ -205,10 +226,18 @@ def refund_sale(
             try:
                 auth = method.refund(tinfo, sinfo)
             except Exception as exc:
-                raise PaymentRefused(f"{method.code} failed: {exc}", field=f) from exc
+                raise PaymentRefused(
+                    N_("{method} failed: {error}"),
+                    params={"method": method.code, "error": exc},
+                    field=f,
+                ) from exc
             if not auth.approved:
                 raise PaymentRefused(
-                    f"{method.name or method.code} refused: {auth.reason or 'no reason given'}",
+                    N_("{method} refused: {reason}"),
+                    params={
+                        "method": method.name or method.code,
+                        "reason": auth.reason or "no reason given",
+                    },
                     field=f,
                 )
             no = i + 1
@@ -231,8 +260,12 @@ def refund_sale(
             shares.append(TenderShare(no, code, -money.amount, 0))
         if covered != amount:
             raise InvalidTender(
-                f"the refund is {Money(amount, fair.currency).format(fair.locale)}; the tenders "
-                f"add up to {Money(covered, fair.currency).format(fair.locale)}",
+                N_("the refund is {amount}; the tenders add up to {covered}"),
+                params={
+                    "amount": Money(amount, fair.currency),
+                    "covered": Money(covered, fair.currency),
+                },
+                format_locale=fair.locale,
                 field="tenders",
             )
         weights: dict[int, int] = defaultdict(int)
@@ -296,7 +329,7 @@ def void_sale(
     def work(db: Session) -> RecordedSale:
         user = db.get(User, user_id)
         if user is None or user.role != "organizer":
-            raise NotAllowed("only a supervisor (organizer) can void a sale", field="user")
+            raise NotAllowed(N_("only a supervisor (organizer) can void a sale"), field="user")
         # Lock before checking: a refund or a close must not slip in before this entry.
         locked = journal.lock_head(db)
         sale, body = _original(db, sale_id)
@@ -305,15 +338,19 @@ def void_sale(
             cs = db.get(CashSession, sale.session_id)
             if cs.closed_at is not None:
                 raise RefundNotAllowed(
-                    f"sale {sale_id}'s cash session is closed: refund it instead of voiding",
+                    N_("sale {sale}'s cash session is closed: refund it instead of voiding"),
+                    params={"sale": sale_id},
                     field="sale",
                 )
         returned, voided = _returned_lines(db, sale_id)
         if voided:
-            raise RefundNotAllowed(f"sale {sale_id} was already voided", field="sale")
+            raise RefundNotAllowed(
+                N_("sale {sale} was already voided"), params={"sale": sale_id}, field="sale"
+            )
         if returned:
             raise RefundNotAllowed(
-                f"sale {sale_id} already has refunded lines: refund the rest instead",
+                N_("sale {sale} already has refunded lines: refund the rest instead"),
+                params={"sale": sale_id},
                 field="sale",
             )
         methods = payment_methods(pm, fair)
@@ -330,7 +367,8 @@ def void_sale(
             money = Money(t["applied"], t["currency"])
             if method is None:
                 raise PaymentRefused(
-                    f"payment method {t['method']!r} is no longer offered; it cannot be voided",
+                    N_("payment method {method} is no longer offered; it cannot be voided"),
+                    params={"method": repr(t["method"])},
                     field="tenders",
                 )
             tinfo = TenderInfo(
@@ -340,7 +378,11 @@ def void_sale(
             auth = method.refund(tinfo, sinfo)
             if not auth.approved:
                 raise PaymentRefused(
-                    f"{method.name or method.code} refused: {auth.reason or 'no reason given'}",
+                    N_("{method} refused: {reason}"),
+                    params={
+                        "method": method.name or method.code,
+                        "reason": auth.reason or "no reason given",
+                    },
                     field="tenders",
                 )
         void_body = {
