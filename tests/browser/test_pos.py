@@ -337,3 +337,16 @@ def test_the_tills_api_needs_the_pages_csrf_token(page, login, live, open_till):
     )
     assert forged.status == 403
     assert sales_of(live.engine, session_id) == []
+
+
+def test_the_till_asks_for_answers_in_its_pages_language(page, login, live, open_till):
+    till, _ = open_till
+    login(page, "cashier", f"/pos?till={till}&lang=pt_BR")
+    page.wait_for_selector("#pos[data-ready=true]")
+    assert page.get_attribute("html", "lang") == "pt-BR"
+    page.keyboard.type(SCARF)
+    page.keyboard.press("Enter")
+    with page.expect_request(re.compile(r"/pos/api/v1/sales$")) as sent:
+        page.keyboard.press("F6")
+    assert sent.value.headers["accept-language"] == "pt-BR"  # a refusal comes back in it
+    page.wait_for_selector("#receipt article.receipt[data-sale]")
