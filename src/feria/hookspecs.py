@@ -52,6 +52,14 @@ def feria_sale_writing(db, sale, tenders):
     writes them here through ``db``, so the sale and its rows commit together or not at all;
     raise a :class:`feria.errors.FeriaError` to refuse the sale (everything rolls back).
     Return nothing; ignore tenders of other methods.
+
+    A refusal reaches the till (and the API's problem ``detail``) in the cashier's language
+    when its message is an English template marked with :func:`feria.i18n.N_` and its values
+    are given as ``params``: ``raise FeriaError(N_("{account} has {balance} left"),
+    field="tenders", params={"account": code, "balance": Money(...)},
+    format_locale=fair.locale)``. ``str(exc)`` stays English; ``exc.localized("es_CL")``
+    translates the template with feria's catalogue and writes ``Money`` params as that
+    locale does. A plain string is shown as written.
     """
 
 
