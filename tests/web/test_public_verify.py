@@ -89,6 +89,10 @@ def test_the_public_page_shows_no_personal_data(client, engine, fair, paid_by_ca
     assert CARD_REFERENCE in body and CARD_HOLDER in body and "CAJA-NOTE-99" in body
 
     text = client.get(f"/verify/{sale.id}?lang=en").text
+    # The page's sha256 hashes are public and random: a short marker such as "4242" turns up
+    # in one now and then, so the markers are looked for in the page without them.
+    assert re.search(r"\b[0-9a-f]{64}\b", text)
+    text = re.sub(r"\b[0-9a-f]{64}\b", "", text)
 
     for private in (
         cashier.username,
