@@ -14,8 +14,11 @@ These tests are never skipped: without Chromium or Playwright they fail and say 
 from __future__ import annotations
 
 import itertools
+import secrets
 import uuid
 from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
@@ -238,3 +241,79 @@ def assert_accessible() -> Callable:
         assert not report.problems, "accessibility problems:\n" + "\n".join(report.problems)
 
     return _check
+
+
+# -- a server of a module's own, with a community currency -------------------------------------
+
+
+@dataclass
+class CurrencyFair:
+    """A test fair on its own server and database, with community currency ``code`` at a
+    stated rate and one member account (``member``, PIN as asked) holding ``issued``."""
+
+    server: LiveServer
+    engine: Engine
+    fair: FairFixture
+    member: str
+    organizer: int
+
+    @property
+    def url(self) -> str:
+        return self.server.url
+
+
+@pytest.fixture(scope="session")
+def currency_fair(tmp_path_factory):
+    """``with currency_fair(code, ...) as fair:`` — a :class:`CurrencyFair` for a module's
+    own ``live`` fixture; the currency is forgotten by this process when the block ends, so
+    the tests after it see no social currency offered at their fairs."""
+    sc = pytest.importorskip("feria_social_currency")
+    from feria_social_currency import ledger, tokens
+
+    from feria.plugins import get_plugin_manager
+    from feria.web.app import create_app
+    from feria.web.settings import Settings
+
+    @contextmanager
+    def start(
+        code: str,
+        *,
+        name: str,
+        rate: str,
+        issued: int,
+        pin: str,
+        fair_currency: str = "CLP",
+    ) -> Iterator[CurrencyFair]:
+        with pytest.MonkeyPatch.context() as mp:
+            mp.setenv(tokens.SECRET_ENV, secrets.token_urlsafe(32))
+            engine = make_engine(f"sqlite:///{tmp_path_factory.mktemp(code.lower()) / 'f.db'}")
+            migrate.upgrade(engine)
+            fair = make_fair(engine, currency_code=fair_currency)
+            org = fair.users["organizer"]
+            sc.create_currency(
+                engine,
+                code=code,
+                name=name,
+                decimals=2,
+                kind="community_bank",
+                backing_currency=fair_currency,
+                user_id=org,
+            )
+            sc.set_rate(engine, code=code, rate=rate, user_id=org, fairs=["feria-test"])
+            member = sc.open_account(engine, code=code, name="Rosa", user_id=org, pin=pin).number
+            sc.issue(engine, code=code, amount=issued, to=member, user_id=org)
+            pm = get_plugin_manager()
+            if pm.get_plugin("cash") is None:
+                import feria_cash
+
+                pm.register(feria_cash, name="cash")
+            settings = Settings(secret_key=f"{code}-{uuid.uuid4().hex}")
+            server = LiveServer(create_app(engine, pm, settings=settings)).start()
+            try:
+                yield CurrencyFair(server, engine, fair, member, org)
+            finally:
+                server.stop()
+                engine.dispose()
+                ledger._known.pop(code, None)
+
+    return start

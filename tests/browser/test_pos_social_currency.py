@@ -9,26 +9,23 @@ fair of the other browser tests never offers it.
 from __future__ import annotations
 
 import json
-import secrets
 import time
-import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
 
 import pytest
 from sqlalchemy import Engine, func, select
 
-from feria import migrate
 from feria.cashbox.models import Sale
-from feria.db import make_engine, read_session
+from feria.db import read_session
 from feria.testing.browser import LiveServer
-from feria.testing.plugin import FairFixture, make_fair
+from feria.testing.plugin import FairFixture
 from feria.web.api.cashbox import load_sale
 
 pytestmark = pytest.mark.browser
 
 sc = pytest.importorskip("feria_social_currency", reason="the social currency plugin pays here")
-from feria_social_currency import ledger, tokens  # noqa: E402
+from feria_social_currency import ledger  # noqa: E402
 from feria_social_currency.models import Redemption  # noqa: E402
 
 SCARF = "7800000000023"  # Bufanda, P07, 12.990 by the piece
@@ -59,46 +56,14 @@ class LucaFair:
 
 
 @pytest.fixture(scope="module")
-def live(tmp_path_factory) -> Iterator[LucaFair]:
-    from feria.plugins import get_plugin_manager
-    from feria.web.app import create_app
-    from feria.web.settings import Settings
-
-    with pytest.MonkeyPatch.context() as mp:
-        mp.setenv(tokens.SECRET_ENV, secrets.token_urlsafe(32))
-        engine = make_engine(f"sqlite:///{tmp_path_factory.mktemp('luca') / 'feria.db'}")
-        migrate.upgrade(engine)
-        fair = make_fair(engine)
-        org = fair.users["organizer"]
-        sc.create_currency(
-            engine,
-            code="LUCA",
-            name="Luca",
-            decimals=2,
-            kind="community_bank",
-            backing_currency="CLP",
-            user_id=org,
+def live(currency_fair) -> Iterator[LucaFair]:
+    with currency_fair("LUCA", name="Luca", rate="1000", issued=10_000, pin=PIN) as base:
+        org = base.organizer
+        card = sc.issue_card(base.engine, number=base.member, user_id=org)
+        vouchers = sc.make_vouchers(base.engine, code="LUCA", count=2, amount=1_000, user_id=org)
+        yield LucaFair(
+            base.server, base.engine, base.fair, base.member, [v.payload for v in vouchers], card
         )
-        sc.set_rate(engine, code="LUCA", rate="1000", user_id=org, fairs=["feria-test"])
-        member = sc.open_account(engine, code="LUCA", name="Rosa", user_id=org, pin=PIN).number
-        sc.issue(engine, code="LUCA", amount=10_000, to=member, user_id=org)
-        card = sc.issue_card(engine, number=member, user_id=org)
-        vouchers = sc.make_vouchers(engine, code="LUCA", count=2, amount=1_000, user_id=org)
-        pm = get_plugin_manager()
-        if pm.get_plugin("cash") is None:
-            import feria_cash
-
-            pm.register(feria_cash, name="cash")
-        app = create_app(engine, pm, settings=Settings(secret_key="luca-" + uuid.uuid4().hex))
-        server = LiveServer(app).start()
-        try:
-            yield LucaFair(server, engine, fair, member, [v.payload for v in vouchers], card)
-        finally:
-            server.stop()
-            engine.dispose()
-            # LUCA was registered for this process; the tests after these ones must not see
-            # a social currency offered at their fairs.
-            ledger._known.pop("LUCA", None)
 
 
 def open_pos(page, login, till: int) -> None:

@@ -9,25 +9,16 @@ currency with cents is worth 0,70 (0.7 × 45 is 31.499… as a float, 31.5 exact
 
 from __future__ import annotations
 
-import secrets
-import uuid
-from collections.abc import Iterator
-from dataclasses import dataclass
-
 import pytest
-from sqlalchemy import Engine, select
+from sqlalchemy import select
 
-from feria import migrate
 from feria.cashbox.models import Sale
-from feria.db import make_engine, read_session
-from feria.testing.browser import LiveServer
-from feria.testing.plugin import FairFixture, make_fair
+from feria.db import read_session
 from feria.web.api.cashbox import load_sale
 
 pytestmark = pytest.mark.browser
 
 sc = pytest.importorskip("feria_social_currency", reason="the social currency plugin pays here")
-from feria_social_currency import ledger, tokens  # noqa: E402
 
 CODE = "PALMA"
 PIN = "2468"
@@ -36,55 +27,13 @@ ACCOUNT = "#tender-social_currency-account-account"
 PIN_INPUT = "#tender-social_currency-account-pin"
 
 
-@dataclass
-class PalmaFair:
-    server: LiveServer
-    engine: Engine
-    fair: FairFixture
-    member: str
-
-    @property
-    def url(self) -> str:
-        return self.server.url
-
-
 @pytest.fixture(scope="module")
-def live(tmp_path_factory) -> Iterator[PalmaFair]:
-    from feria.plugins import get_plugin_manager
-    from feria.web.app import create_app
-    from feria.web.settings import Settings
-
-    with pytest.MonkeyPatch.context() as mp:
-        mp.setenv(tokens.SECRET_ENV, secrets.token_urlsafe(32))
-        engine = make_engine(f"sqlite:///{tmp_path_factory.mktemp('palma') / 'feria.db'}")
-        migrate.upgrade(engine)
-        fair = make_fair(engine, currency_code="BRL")
-        org = fair.users["organizer"]
-        sc.create_currency(
-            engine,
-            code=CODE,
-            name="Palma",
-            decimals=2,
-            kind="community_bank",
-            backing_currency="BRL",
-            user_id=org,
-        )
-        sc.set_rate(engine, code=CODE, rate="0.7", user_id=org, fairs=["feria-test"])
-        member = sc.open_account(engine, code=CODE, name="Rosa", user_id=org, pin=PIN).number
-        sc.issue(engine, code=CODE, amount=10_000, to=member, user_id=org)
-        pm = get_plugin_manager()
-        if pm.get_plugin("cash") is None:
-            import feria_cash
-
-            pm.register(feria_cash, name="cash")
-        app = create_app(engine, pm, settings=Settings(secret_key="palma-" + uuid.uuid4().hex))
-        server = LiveServer(app).start()
-        try:
-            yield PalmaFair(server, engine, fair, member)
-        finally:
-            server.stop()
-            engine.dispose()
-            ledger._known.pop(CODE, None)
+def live(currency_fair):
+    """A fair in reais with PALMA at 0.7, a member holding 100.00 PALMA."""
+    with currency_fair(
+        CODE, name="Palma", rate="0.7", issued=10_000, pin=PIN, fair_currency="BRL"
+    ) as fair:
+        yield fair
 
 
 def test_enter_alone_pays_in_the_other_currency_what_the_engine_takes_for_the_due(

@@ -8,25 +8,16 @@ The server and database are this module's own: a fair in pesos and LUKA, 2 decim
 
 from __future__ import annotations
 
-import secrets
-import uuid
-from collections.abc import Iterator
-from dataclasses import dataclass
-
 import pytest
-from sqlalchemy import Engine, select
+from sqlalchemy import select
 
-from feria import migrate
 from feria.cashbox.models import Sale
-from feria.db import make_engine, read_session
-from feria.testing.browser import LiveServer
-from feria.testing.plugin import FairFixture, make_fair
+from feria.db import read_session
 from feria.web.api.cashbox import load_sale
 
 pytestmark = pytest.mark.browser
 
 sc = pytest.importorskip("feria_social_currency", reason="the social currency plugin pays here")
-from feria_social_currency import ledger, tokens  # noqa: E402
 
 CODE = "LUKA"
 PIN = "2468"
@@ -34,55 +25,11 @@ SOCIAL = "input[name=method][value=social_currency]"
 ACCOUNT = "#tender-social_currency-account-account"
 
 
-@dataclass
-class LukaFair:
-    server: LiveServer
-    engine: Engine
-    fair: FairFixture
-    member: str
-
-    @property
-    def url(self) -> str:
-        return self.server.url
-
-
 @pytest.fixture(scope="module")
-def live(tmp_path_factory) -> Iterator[LukaFair]:
-    from feria.plugins import get_plugin_manager
-    from feria.web.app import create_app
-    from feria.web.settings import Settings
-
-    with pytest.MonkeyPatch.context() as mp:
-        mp.setenv(tokens.SECRET_ENV, secrets.token_urlsafe(32))
-        engine = make_engine(f"sqlite:///{tmp_path_factory.mktemp('luka') / 'feria.db'}")
-        migrate.upgrade(engine)
-        fair = make_fair(engine)  # in pesos, without cents
-        org = fair.users["organizer"]
-        sc.create_currency(
-            engine,
-            code=CODE,
-            name="Luka",
-            decimals=2,
-            kind="community_bank",
-            backing_currency="CLP",
-            user_id=org,
-        )
-        sc.set_rate(engine, code=CODE, rate="1", user_id=org, fairs=["feria-test"])
-        member = sc.open_account(engine, code=CODE, name="Rosa", user_id=org, pin=PIN).number
-        sc.issue(engine, code=CODE, amount=1_000_000, to=member, user_id=org)
-        pm = get_plugin_manager()
-        if pm.get_plugin("cash") is None:
-            import feria_cash
-
-            pm.register(feria_cash, name="cash")
-        app = create_app(engine, pm, settings=Settings(secret_key="luka-" + uuid.uuid4().hex))
-        server = LiveServer(app).start()
-        try:
-            yield LukaFair(server, engine, fair, member)
-        finally:
-            server.stop()
-            engine.dispose()
-            ledger._known.pop(CODE, None)
+def live(currency_fair):
+    """A fair in pesos (no cents) with LUKA (2 decimals) at par, a member holding 10,000."""
+    with currency_fair(CODE, name="Luka", rate="1", issued=1_000_000, pin=PIN) as fair:
+        yield fair
 
 
 @pytest.mark.parametrize(
