@@ -50,8 +50,9 @@ def feria_sale_writing(db, sale, tenders):
     same order, with the data the till sent (which may hold a PIN the entry does not keep).
     A method that keeps balances of its own (a community currency, gift cards) checks and
     writes them here through ``db``, so the sale and its rows commit together or not at all;
-    raise a :class:`feria.errors.FeriaError` to refuse the sale (everything rolls back).
-    Return nothing; ignore tenders of other methods.
+    raise a :class:`feria.errors.FeriaError` to refuse the sale (everything rolls back, and
+    ``db``'s ``after_rollback`` listeners run). ``db`` is a Session joined to the sale's
+    connection: use it, never commit it. Return nothing; ignore tenders of other methods.
 
     A refusal reaches the till (and the API's problem ``detail``) in the cashier's language
     when its message is an English template marked with :func:`feria.i18n.N_` and its values

@@ -24,6 +24,7 @@ from typing import Any
 
 from sqlalchemy import (
     BigInteger,
+    Connection,
     DateTime,
     Integer,
     LargeBinary,
@@ -38,8 +39,9 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
-from feria.db import Base
+from feria.db import Base, connection_of
 from feria.errors import FeriaError
+from feria.prepared import Prepared, inserting
 
 GENESIS = "0" * 64
 
@@ -168,8 +170,10 @@ class Appended:
     prev_hash: str
 
 
-_INSERT_ENTRY = insert(JournalEntry)
-_MOVE_HEAD = (
+_INSERT_ENTRY = inserting(
+    JournalEntry.__table__, ("seq", "kind", "fair_id", "at", "body", "prev_hash", "hash")
+)
+_MOVE_HEAD = Prepared(
     update(JournalHead)
     .where(JournalHead.id == 1)
     .values(seq=bindparam("new_seq"), hash=bindparam("new_hash"))
@@ -178,18 +182,19 @@ _MOVE_HEAD = (
 
 _HEAD = select(JournalHead.seq, JournalHead.hash).where(JournalHead.id == 1)
 _HEAD_FOR_UPDATE = _HEAD.with_for_update()
+_READ_HEAD, _LOCK_HEAD = Prepared(_HEAD), Prepared(_HEAD_FOR_UPDATE)
 
 
-def lock_head(db: Session) -> Head:
+def lock_head(db: Session | Connection) -> Head:
     """Take the append lock and return the current head.
 
     Everything written between this call and the commit is serialized with every other
     append, which is also what makes receipt numbers (``max + 1``) safe to assign.
     """
-    conn = db.connection()
+    conn = connection_of(db)
     postgres = conn.dialect.name == "postgresql"
     head_q = _HEAD_FOR_UPDATE if postgres else _HEAD
-    row = conn.execute(head_q).first()
+    row = (_LOCK_HEAD if postgres else _READ_HEAD).first(conn)
     if row is None:
         # First entry ever: the migration created the row, but be safe on a bare schema.
         conn.execute(insert(JournalHead).values(id=1, seq=0, hash=GENESIS))
@@ -200,7 +205,7 @@ def lock_head(db: Session) -> Head:
 
 
 def append(
-    db: Session,
+    db: Session | Connection,
     kind: str,
     event: dict[str, Any],
     *,
@@ -223,9 +228,9 @@ def append(
     prev = locked if locked is not None else lock_head(db)
     seq = prev.seq + 1
     digest = chain_hash(prev.hash, body)
-    conn = db.connection()
-    conn.execute(
-        _INSERT_ENTRY,
+    conn = connection_of(db)
+    _INSERT_ENTRY.run(
+        conn,
         {
             "seq": seq,
             "kind": kind,
@@ -236,7 +241,7 @@ def append(
             "hash": digest,
         },
     )
-    conn.execute(_MOVE_HEAD, {"new_seq": seq, "new_hash": digest})
+    _MOVE_HEAD.run(conn, {"new_seq": seq, "new_hash": digest})
     return Appended(seq=seq, hash=digest, prev_hash=prev.hash)
 
 

@@ -16,10 +16,11 @@ from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from decimal import Decimal, InvalidOperation
+from functools import lru_cache
 from typing import Any
 
 import pluggy
-from sqlalchemy import Engine, bindparam, func, insert, or_, select
+from sqlalchemy import Connection, Engine, bindparam, func, or_, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 from sqlalchemy.orm.attributes import set_committed_value
@@ -38,7 +39,7 @@ from feria.cashbox.errors import (
     UnknownProducer,
     UnknownProduct,
 )
-from feria.cashbox.models import CashSession, MemberSplit, Sale, SaleLine, Split, Tender, Till
+from feria.cashbox.models import CashSession, Sale, SaleLine, Split, Tender, Till
 from feria.cashbox.split import TenderShare, basis_points, split_members, split_sale
 from feria.catalogue.models import (
     WEIGHED_UNITS,
@@ -51,10 +52,11 @@ from feria.catalogue.models import (
     utcnow,
 )
 from feria.catalogue.rules import rule_in_force
-from feria.db import write_session
+from feria.db import Base, connection_of, write_connection
 from feria.i18n import N_
 from feria.money import Money, MoneyError, convert, currency, line_total
 from feria.payments import SECRET_DATA_KEYS, PaymentMethod, SaleInfo, TenderInfo
+from feria.prepared import Prepared, inserting
 
 MAX_LINES = 500
 MAX_TENDERS = 20
@@ -164,22 +166,27 @@ def payment_methods(pm: pluggy.PluginManager, fair: Fair) -> dict[str, PaymentMe
     return methods
 
 
-# The hot path's statements are built once: SQLAlchemy then reuses their compiled form.
-_EXISTING = select(Sale.id, Sale.fingerprint, Sale.seq).where(
-    Sale.idempotency_key == bindparam("key")
+# The hot path's statements are compiled once and run on the driver's cursor (see
+# :mod:`feria.prepared`): SQLAlchemy's per-execute bookkeeping cost more than the SQL.
+_EXISTING = Prepared(
+    select(Sale.id, Sale.fingerprint, Sale.seq).where(Sale.idempotency_key == bindparam("key"))
 )
-_ENTRY = select(journal.JournalEntry.hash, journal.JournalEntry.body).where(
-    journal.JournalEntry.seq == bindparam("seq")
+_ENTRY = Prepared(
+    select(journal.JournalEntry.hash, journal.JournalEntry.body).where(
+        journal.JournalEntry.seq == bindparam("seq")
+    )
 )
-_SESSION = select(
-    CashSession.id,
-    CashSession.fair_id,
-    CashSession.till_id,
-    CashSession.cashier_id,
-    CashSession.closed_at,
-).where(CashSession.id == bindparam("id"))
+_SESSION = Prepared(
+    select(
+        CashSession.id,
+        CashSession.fair_id,
+        CashSession.till_id,
+        CashSession.cashier_id,
+        CashSession.closed_at,
+    ).where(CashSession.id == bindparam("id"))
+)
 # A till's sale reads its session and its fair in one statement.
-_SESSION_FAIR = (
+_SESSION_FAIR = Prepared(
     select(
         CashSession.id.label("session_id"),
         CashSession.till_id.label("session_till_id"),
@@ -195,65 +202,88 @@ _SESSION_FAIR = (
     .join(Till, Till.id == CashSession.till_id)
     .where(CashSession.id == bindparam("id"))
 )
-_FAIR = select(Fair.__table__).where(Fair.id == bindparam("id"))
-_NEXT_SALE = select(func.max(Sale.id))
-_PRODUCTS = (
-    select(
-        Product.id,
-        Product.producer_id,
-        Product.sku,
-        Product.barcode,
-        Product.name,
-        Product.unit,
-        Product.price,
-        Product.currency,
-        Product.active,
-        Producer.kind,
-        Participation.producer_id.is_not(None).label("participating"),
-    )
-    .join(Producer, Producer.id == Product.producer_id)
-    .outerjoin(
-        Participation,
-        (Participation.producer_id == Product.producer_id)
-        & (Participation.fair_id == bindparam("fair")),
-    )
-    .where(
-        or_(
-            Product.id.in_(bindparam("ids", expanding=True)),
-            Product.barcode.in_(bindparam("barcodes", expanding=True)),
-            Product.sku.in_(bindparam("skus", expanding=True)),
-        ),
-        Producer.network_id == bindparam("network"),
-    )
-)
-_PRODUCERS_BY_CODE = (
-    select(
-        Producer.code,
-        Producer.id,
-        Producer.kind,
-        Participation.producer_id.is_not(None).label("participating"),
-    )
-    .outerjoin(
-        Participation,
-        (Participation.producer_id == Producer.id) & (Participation.fair_id == bindparam("fair")),
-    )
-    .where(
-        Producer.network_id == bindparam("network"),
-        func.upper(Producer.code).in_(bindparam("codes", expanding=True)),
-        Producer.active.is_(True),
-    )
-)
-_MEMBERS = (
-    select(Member.producer_id, Member.id, Member.share_bp)
-    .join(Producer, Producer.id == Member.producer_id)
-    .where(Member.producer_id.in_(bindparam("ids", expanding=True)), Producer.kind == "cooperative")
-    .order_by(Member.producer_id, Member.id)
-)
+_FAIR = Prepared(select(Fair.__table__).where(Fair.id == bindparam("id")))
+_NEXT_SALE = Prepared(select(func.max(Sale.id)))
 
 
-def _existing(db: Session, key: str, fp: str) -> RecordedSale | None:
-    conn = db.connection()
-    row = conn.execute(_EXISTING, {"key": key}).first()
+def _in(column, name: str, count: int):
+    """``column IN (:name_0, …)`` with ``count`` parameters (a prepared statement has no
+    expanding lists: one is compiled per count, and a sale has few lines)."""
+    return column.in_([bindparam(f"{name}_{i}") for i in range(count)])
+
+
+def _numbered(name: str, values) -> dict[str, Any]:
+    return {f"{name}_{i}": v for i, v in enumerate(values)}
+
+
+@lru_cache(maxsize=256)
+def _products(ids: int, barcodes: int, skus: int) -> Prepared:
+    wanted = []
+    if ids:
+        wanted.append(_in(Product.id, "id", ids))
+    if barcodes:
+        wanted.append(_in(Product.barcode, "barcode", barcodes))
+    if skus:
+        wanted.append(_in(Product.sku, "sku", skus))
+    return Prepared(
+        select(
+            Product.id,
+            Product.producer_id,
+            Product.sku,
+            Product.barcode,
+            Product.name,
+            Product.unit,
+            Product.price,
+            Product.currency,
+            Product.active,
+            Producer.kind,
+            Participation.producer_id.is_not(None).label("participating"),
+        )
+        .join(Producer, Producer.id == Product.producer_id)
+        .outerjoin(
+            Participation,
+            (Participation.producer_id == Product.producer_id)
+            & (Participation.fair_id == bindparam("fair")),
+        )
+        .where(or_(*wanted), Producer.network_id == bindparam("network"))
+    )
+
+
+@lru_cache(maxsize=64)
+def _producers_by_code(codes: int) -> Prepared:
+    return Prepared(
+        select(
+            Producer.code,
+            Producer.id,
+            Producer.kind,
+            Participation.producer_id.is_not(None).label("participating"),
+        )
+        .outerjoin(
+            Participation,
+            (Participation.producer_id == Producer.id)
+            & (Participation.fair_id == bindparam("fair")),
+        )
+        .where(
+            Producer.network_id == bindparam("network"),
+            _in(func.upper(Producer.code), "code", codes),
+            Producer.active.is_(True),
+        )
+    )
+
+
+@lru_cache(maxsize=64)
+def _members(producers: int) -> Prepared:
+    return Prepared(
+        select(Member.producer_id, Member.id, Member.share_bp)
+        .join(Producer, Producer.id == Member.producer_id)
+        .where(_in(Member.producer_id, "id", producers), Producer.kind == "cooperative")
+        .order_by(Member.producer_id, Member.id)
+    )
+
+
+def _existing(db: Session | Connection, key: str, fp: str) -> RecordedSale | None:
+    conn = connection_of(db)
+    row = _EXISTING.first(conn, {"key": key})
     if row is None:
         return None
     sale_id, stored_fp, seq = row
@@ -267,7 +297,7 @@ def _existing(db: Session, key: str, fp: str) -> RecordedSale | None:
             field="key",
             sale=sale_id,
         )
-    digest, body = conn.execute(_ENTRY, {"seq": seq}).one()
+    digest, body = _ENTRY.first(conn, {"seq": seq})
     return RecordedSale(sale_id, seq, digest, True, json.loads(body))
 
 
@@ -301,8 +331,8 @@ def _quantity(raw: Decimal | str | int, index: int) -> Decimal:
     return q.quantize(Decimal(1)) if q == q.to_integral_value() else q
 
 
-def _next_sale_id(db: Session) -> int:
-    return (db.connection().execute(_NEXT_SALE).scalar() or 0) + 1
+def _next_sale_id(db: Session | Connection) -> int:
+    return (_NEXT_SALE.first(connection_of(db))[0] or 0) + 1
 
 
 def derived_rows(body: dict[str, Any]) -> dict[str, list[dict[str, Any]]]:
@@ -372,21 +402,13 @@ def derived_rows(body: dict[str, Any]) -> dict[str, list[dict[str, Any]]]:
     }
 
 
-_CHILD_INSERTS = {
-    "sale_lines": insert(SaleLine),
-    "tenders": insert(Tender),
-    "splits": insert(Split),
-    "member_splits": insert(MemberSplit),
-}
-
-
-def _insert_rows(db: Session, sale_row: dict[str, Any], body: dict[str, Any]) -> None:
+def _insert_rows(db: Session | Connection, sale_row: dict[str, Any], body: dict[str, Any]) -> None:
     """Write the sale row and the rows derived from its entry (see :func:`derived_rows`)."""
-    conn = db.connection()
-    conn.execute(insert(Sale), sale_row)
+    conn = connection_of(db)
+    inserting(Sale.__table__, tuple(sale_row)).run(conn, sale_row)
     for table, rows in derived_rows(body).items():
         if rows:
-            conn.execute(_CHILD_INSERTS[table], rows)
+            inserting(Base.metadata.tables[table], tuple(rows[0])).run_many(conn, rows)
 
 
 def sale_row_from_body(body: dict[str, Any], seq: int, at: dt.datetime) -> dict[str, Any]:
@@ -407,15 +429,18 @@ def sale_row_from_body(body: dict[str, Any], seq: int, at: dt.datetime) -> dict[
     }
 
 
-def member_shares(db: Session, producer_ids: Sequence[int]) -> dict[int, list[tuple[int, int]]]:
+def member_shares(
+    db: Session | Connection, producer_ids: Sequence[int]
+) -> dict[int, list[tuple[int, int]]]:
     shares: dict[int, list[tuple[int, int]]] = defaultdict(list)
-    for pid, mid, bp in db.connection().execute(_MEMBERS, {"ids": list(producer_ids)}):
+    ids = list(producer_ids)
+    for pid, mid, bp in _members(len(ids)).all(connection_of(db), _numbered("id", ids)):
         shares[pid].append((mid, bp))
     return shares
 
 
 def splits_with_members(
-    db: Session, split_rows: list, cooperatives: set[int] | None = None
+    db: Session | Connection, split_rows: list, cooperatives: set[int] | None = None
 ) -> tuple[list[list[Any]], list[list[Any]]]:
     """The entry's ``splits`` and ``members`` lists. ``cooperatives``, when the caller
     knows them, spares the members' query for the many sales that involve none."""
@@ -435,7 +460,11 @@ def splits_with_members(
 
 
 def commit_entry(
-    db: Session, kind: str, body: dict[str, Any], at: dt.datetime, locked: journal.Head
+    db: Session | Connection,
+    kind: str,
+    body: dict[str, Any],
+    at: dt.datetime,
+    locked: journal.Head,
 ) -> RecordedSale:
     appended = journal.append(db, kind, body, fair_id=body["fair"], at=at, locked=locked)
     full = {"kind": kind, "at": at.isoformat(timespec="microseconds"), **body}
@@ -482,17 +511,17 @@ def record_sale(
         raise InvalidTender(N_("a sale needs a cash session or a fair"), field="session")
     fp = fingerprint(_request_payload(session_id, fair_id, lines, tenders))
     try:
-        with write_session(engine) as db:
-            existing = _existing(db, key, fp)
+        with write_connection(engine) as conn:
+            existing = _existing(conn, key, fp)
             if existing is not None:
                 return existing
             recorded, fair, till, captures = _record(
-                db, pm, key, fp, lines, tenders, session_id, fair_id, user_id, now or utcnow()
+                conn, pm, key, fp, lines, tenders, session_id, fair_id, user_id, now or utcnow()
             )
     except IntegrityError:
         # Another process recorded the same key between our check and our insert.
-        with write_session(engine) as db:
-            existing = _existing(db, key, fp)
+        with write_connection(engine) as conn:
+            existing = _existing(conn, key, fp)
         if existing is None:
             raise
         return existing
@@ -529,8 +558,8 @@ class _SessionRow:
     cashier_id: int
 
 
-def _open_session(db: Session, session_id: int):
-    cs = db.connection().execute(_SESSION, {"id": session_id}).first()
+def _open_session(db: Session | Connection, session_id: int):
+    cs = _SESSION.first(connection_of(db), {"id": session_id})
     if cs is None:
         raise SessionNotFound(
             N_("there is no cash session {session}"),
@@ -556,7 +585,7 @@ def _note_producer(
 
 
 def _resolve_lines(
-    db: Session, fair: Fair, lines: Sequence[LineRequest]
+    conn: Connection, fair: Fair, lines: Sequence[LineRequest]
 ) -> tuple[list[dict[str, Any]], set[int]]:
     """Turn the till's lines into priced lines, refusing anything not for sale here; also
     say which of their producers are cooperatives (their shares are split further)."""
@@ -564,17 +593,16 @@ def _resolve_lines(
     barcodes = {ln.barcode for ln in lines if ln.barcode}
     skus = {ln.sku for ln in lines if ln.sku}
     codes = {ln.producer_code.strip().upper() for ln in lines if ln.producer_code}
-    conn = db.connection()
     products: dict[Any, Any] = {}
     participating: set[int] = set()
     cooperatives: set[int] = set()
     if ids or barcodes or skus:
-        for p in conn.execute(
-            _PRODUCTS,
+        for p in _products(len(ids), len(barcodes), len(skus)).all(
+            conn,
             {
-                "ids": list(ids),
-                "barcodes": list(barcodes),
-                "skus": list(skus),
+                **_numbered("id", ids),
+                **_numbered("barcode", barcodes),
+                **_numbered("sku", skus),
                 "network": fair.network_id,
                 "fair": fair.id,
             },
@@ -586,8 +614,8 @@ def _resolve_lines(
             _note_producer(p.producer_id, p.kind, p.participating, participating, cooperatives)
     producers_by_code: dict[str, int] = {}
     if codes:
-        for code, pid, kind, takes_part in conn.execute(
-            _PRODUCERS_BY_CODE, {"codes": list(codes), "network": fair.network_id, "fair": fair.id}
+        for code, pid, kind, takes_part in _producers_by_code(len(codes)).all(
+            conn, {**_numbered("code", codes), "network": fair.network_id, "fair": fair.id}
         ):
             producers_by_code[code.upper()] = pid
             _note_producer(pid, kind, takes_part, participating, cooperatives)
@@ -728,7 +756,7 @@ def _value(applied: Money, rate: Decimal, fair: Fair) -> int:
 
 
 def _record(
-    db: Session,
+    conn: Connection,
     pm: pluggy.PluginManager,
     key: str,
     fp: str,
@@ -740,9 +768,8 @@ def _record(
     now: dt.datetime,
 ):
     till = None
-    conn = db.connection()
     if session_id is not None:
-        row = conn.execute(_SESSION_FAIR, {"id": session_id}).first()
+        row = _SESSION_FAIR.first(conn, {"id": session_id})
         if row is None:
             raise SessionNotFound(
                 N_("there is no cash session {session}"),
@@ -755,7 +782,7 @@ def _record(
                 params={"session": session_id, "time": f"{row.session_closed_at:%H:%M}"},
                 field="session",
             )
-        fields = dict(row._mapping)
+        fields = row._asdict()
         cs = _SessionRow(
             fields.pop("session_id"),
             fields["id"],
@@ -775,14 +802,14 @@ def _record(
             raise InvalidTender(N_("the session belongs to another fair"), field="fair")
         user_id = user_id if user_id is not None else cs.cashier_id
     else:
-        row = conn.execute(_FAIR, {"id": fair_id}).first()
+        row = _FAIR.first(conn, {"id": fair_id})
         if row is None:
             raise InvalidTender(
                 N_("there is no fair {fair}"), params={"fair": fair_id}, field="fair"
             )
-        fair = Fair(**row._mapping)
-    rule = rule_in_force(db, fair.id, now)
-    priced, cooperatives = _resolve_lines(db, fair, lines)
+        fair = Fair(**row._asdict())
+    rule = rule_in_force(conn, fair.id, now)
+    priced, cooperatives = _resolve_lines(conn, fair, lines)
     total = sum(ln["total"] for ln in priced)
     if total <= 0:
         raise InvalidLine(N_("the sale total must be greater than zero"), field="lines")
@@ -925,15 +952,15 @@ def _record(
     for ln in priced:
         weights[ln["producer"]] += ln["total"]
     split_rows = split_sale(weights, shares, rule.solidarity_bp)
-    splits, members = splits_with_members(db, split_rows, cooperatives)
+    splits, members = splits_with_members(conn, split_rows, cooperatives)
 
-    locked = journal.lock_head(db)
+    locked = journal.lock_head(conn)
     if session_id is not None and conn.dialect.name != "sqlite":
         # Checked again under the journal lock: on PostgreSQL a close committed while this
         # sale was being authorized must win, or the sale would land after the Z-report.
         # (SQLite's BEGIN IMMEDIATE already held every other writer off since the start.)
-        _open_session(db, session_id)
-    sale_id = _next_sale_id(db)
+        _open_session(conn, session_id)
+    sale_id = _next_sale_id(conn)
     body = {
         "sale": sale_id,
         "fair": fair.id,
@@ -950,7 +977,15 @@ def _record(
         "members": members,
         "refers_to": None,
     }
-    recorded = commit_entry(db, "sale", body, now, locked)
-    # Methods with a ledger of their own write it now, in this transaction, under the lock.
-    pm.hook.feria_sale_writing(db=db, sale=recorded, tenders=[c[1] for c in captures])
+    recorded = commit_entry(conn, "sale", body, now, locked)
+    # Methods with a ledger of their own write it now, in this transaction, under the lock,
+    # through a Session that joins it (closing the Session commits nothing).
+    db = Session(bind=conn)
+    try:
+        pm.hook.feria_sale_writing(db=db, sale=recorded, tenders=[c[1] for c in captures])
+    except BaseException:
+        db.rollback()  # the sale's transaction: the Session's after_rollback listeners run
+        raise
+    finally:
+        db.close()
     return recorded, fair, till, captures

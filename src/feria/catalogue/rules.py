@@ -11,21 +11,23 @@ import datetime as dt
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
-from sqlalchemy import bindparam, func, select
+from sqlalchemy import Connection, bindparam, func, select
 from sqlalchemy.orm import Session
 
 from feria import journal
 from feria.cashbox.errors import NoRuleInForce
 from feria.catalogue.models import Fair, RuleVersion, utcnow
+from feria.db import connection_of
 from feria.errors import FeriaError
 from feria.money import MoneyError, currency
+from feria.prepared import Prepared
 
 
 class InvalidRule(FeriaError):
     code = "invalid_rule"
 
 
-_IN_FORCE = (
+_IN_FORCE = Prepared(
     select(RuleVersion.__table__)
     .where(RuleVersion.fair_id == bindparam("fair"), RuleVersion.effective_at <= bindparam("at"))
     .order_by(RuleVersion.effective_at.desc(), RuleVersion.version.desc())
@@ -33,9 +35,9 @@ _IN_FORCE = (
 )
 
 
-def rule_in_force(db: Session, fair_id: int, at: dt.datetime):
+def rule_in_force(db: Session | Connection, fair_id: int, at: dt.datetime):
     """The rule version in force at ``at`` (a row with the RuleVersion columns)."""
-    rule = db.connection().execute(_IN_FORCE, {"fair": fair_id, "at": at}).first()
+    rule = _IN_FORCE.first(connection_of(db), {"fair": fair_id, "at": at})
     if rule is None:
         raise NoRuleInForce(
             f"fair {fair_id} has no rule version in force at {at:%Y-%m-%d %H:%M}; "

@@ -302,11 +302,11 @@ def _log_after_rollback(db: Session, row: dict[str, Any]) -> None:
     """Record a refused attempt once the sale's transaction has rolled back, in a
     transaction of its own: written inside the sale's, it would be rolled back with it (and
     on SQLite a second connection cannot write while the sale holds the lock)."""
-    bind = db.get_bind()
+    engine = db.get_bind().engine  # the Session may be bound to the sale's connection
 
     def write(_session: Session) -> None:
         try:
-            with bind.connect() as conn, conn.begin():
+            with engine.connect() as conn, conn.begin():
                 conn.execute(insert(RefusedAttempt).values(**row))
         except Exception:  # the refusal itself must reach the cashier whatever happens here
             log.exception("could not log a refused social-currency payment: %s", row)
