@@ -12,12 +12,13 @@ import secrets
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
-from sqlalchemy import Boolean, DateTime, ForeignKey, String, bindparam, select
+from sqlalchemy import Boolean, Connection, DateTime, ForeignKey, String, bindparam, select
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
 from feria.catalogue.models import Producer, utcnow
-from feria.db import Base
+from feria.db import Base, as_loaded, connection_of
 from feria.errors import FeriaError
+from feria.prepared import Prepared
 
 ROLES = ("organizer", "cashier", "producer", "shopper")
 _hasher = PasswordHasher()
@@ -141,7 +142,7 @@ def create_token(db: Session, user: User, name: str = "") -> str:
     return token
 
 
-_TOKEN_USER = (
+_TOKEN_USER = Prepared(
     select(User.__table__)
     .join(ApiToken, ApiToken.user_id == User.id)
     .where(
@@ -152,11 +153,11 @@ _TOKEN_USER = (
 )
 
 
-def user_for_token(db: Session, token: str) -> User | None:
+def user_for_token(db: Session | Connection, token: str) -> User | None:
     """The active user a live token belongs to, or ``None``.
 
-    Every API request asks this, so it is one plain statement and the user comes back
+    Every API request asks this, so it is one prepared statement and the user comes back
     detached (in no session): a ``User`` has only columns, nothing left to load later.
     """
-    row = db.connection().execute(_TOKEN_USER, {"digest": _token_digest(token)}).first()
-    return None if row is None else User(**row._mapping)
+    row = _TOKEN_USER.first(connection_of(db), {"digest": _token_digest(token)})
+    return None if row is None else as_loaded(User, row._asdict())

@@ -21,6 +21,7 @@ from collections import namedtuple
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from functools import lru_cache
+from operator import itemgetter
 from typing import Any
 
 from sqlalchemy import Connection, Dialect, Table, bindparam, insert
@@ -35,7 +36,8 @@ class _Compiled:
     sql: str
     names: tuple[str, ...]
     positional: bool
-    binds: tuple[tuple[str, Processor], ...]
+    pick: Callable[[Mapping[str, Any]], Any]  # the driver's parameters from a mapping
+    binds: tuple[tuple[Any, Processor], ...]  # (position or name, conversion)
     defaults: dict[str, Any]
     row: type | None
     results: tuple[tuple[int, Processor], ...]
@@ -73,11 +75,11 @@ class Prepared:
         # Values written into the statement itself (``kind == "cooperative"``).
         defaults = {name: b.value for name, b in c.binds.items() if not b.required}
         binds = []
-        for name in names:
+        for i, name in enumerate(names):
             typ = c.binds[name].type.dialect_impl(dialect)
             process = typ.bind_processor(dialect)
             if process is not None:
-                binds.append((name, process))
+                binds.append((i if c.positional else name, process))
         row, results = None, []
         columns = getattr(self.statement, "selected_columns", None)
         if columns is not None and getattr(self.statement, "is_select", False):
@@ -88,19 +90,28 @@ class Prepared:
                 process = col.type.dialect_impl(dialect).result_processor(dialect, None)
                 if process is not None:
                     results.append((i, process))
-        return _Compiled(c.string, names, c.positional, tuple(binds), defaults, row, tuple(results))
+        return _Compiled(
+            c.string,
+            names,
+            c.positional,
+            _picker(names, c.positional),
+            tuple(binds),
+            defaults,
+            row,
+            tuple(results),
+        )
 
     @staticmethod
     def _params(compiled: _Compiled, values: Mapping[str, Any]) -> Sequence | dict:
         if compiled.defaults:
             values = {**compiled.defaults, **values}
+        params = compiled.pick(values)
         if compiled.binds:
-            values = dict(values)
-            for name, process in compiled.binds:
-                values[name] = process(values[name])
-        if compiled.positional:
-            return tuple([values[name] for name in compiled.names])
-        return values if isinstance(values, dict) else dict(values)
+            if compiled.positional:
+                params = list(params)
+            for where, process in compiled.binds:
+                params[where] = process(params[where])
+        return params
 
     def _rows(self, compiled: _Compiled, raw: Iterable[Sequence]) -> list:
         make = compiled.row._make  # type: ignore[union-attr]
@@ -154,6 +165,19 @@ class Prepared:
         """Run the statement once per parameter set (one ``executemany``)."""
         if rows:
             self._execute(conn, rows, many=True)
+
+
+def _picker(names: tuple[str, ...], positional: bool) -> Callable[[Mapping[str, Any]], Any]:
+    """What turns the caller's mapping into the driver's parameters, fast (``itemgetter``
+    runs in C): a sequence in the statement's order, or a fresh dict of the names."""
+    if not positional:
+        return lambda values: {name: values[name] for name in names}
+    if not names:
+        return lambda values: ()
+    if len(names) == 1:
+        name = names[0]
+        return lambda values: (values[name],)
+    return itemgetter(*names)
 
 
 @lru_cache(maxsize=128)

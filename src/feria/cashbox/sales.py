@@ -52,7 +52,7 @@ from feria.catalogue.models import (
     utcnow,
 )
 from feria.catalogue.rules import rule_in_force
-from feria.db import Base, connection_of, write_connection
+from feria.db import Base, as_loaded, connection_of, write_connection
 from feria.i18n import N_
 from feria.money import Money, MoneyError, convert, currency, line_total
 from feria.payments import SECRET_DATA_KEYS, PaymentMethod, SaleInfo, TenderInfo
@@ -331,6 +331,24 @@ def _quantity(raw: Decimal | str | int, index: int) -> Decimal:
     return q.quantize(Decimal(1)) if q == q.to_integral_value() else q
 
 
+_HEAD_AND_LAST_SALE = Prepared(
+    select(
+        journal.JournalHead.seq,
+        journal.JournalHead.hash,
+        select(func.max(Sale.id)).scalar_subquery().label("last_sale"),
+    ).where(journal.JournalHead.id == 1)
+)
+
+
+def _head_and_next_sale(conn: Connection) -> tuple[journal.Head, int]:
+    """:func:`journal.lock_head` and :func:`_next_sale_id` in one statement, for SQLite,
+    where the transaction already holds the write lock."""
+    row = _HEAD_AND_LAST_SALE.first(conn)
+    if row is None:  # a bare schema: let lock_head create the head row
+        return journal.lock_head(conn), _next_sale_id(conn)
+    return journal.Head(row.seq, row.hash), (row.last_sale or 0) + 1
+
+
 def _next_sale_id(db: Session | Connection) -> int:
     return (_NEXT_SALE.first(connection_of(db))[0] or 0) + 1
 
@@ -528,7 +546,9 @@ def record_sale(
     for method, tinfo, sinfo in captures:
         method.captured(tinfo, sinfo)
     if pm.hook.feria_sale_recorded.get_hookimpls():
-        pm.hook.feria_sale_recorded(sale=sale_from_entry(recorded), fair=fair, till=till)
+        pm.hook.feria_sale_recorded(
+            sale=sale_from_entry(recorded), fair=fair, till=till and as_loaded(Till, till)
+        )
     pm.hook.feria_journal_appended(entry_seq=recorded.seq, kind="sale", fair_id=fair.id)
     return recorded
 
@@ -543,10 +563,11 @@ def sale_from_entry(recorded: RecordedSale) -> Sale:
     """
     body = recorded.body
     rows = derived_rows(body)
-    sale = Sale(**sale_row_from_body(body, recorded.seq, dt.datetime.fromisoformat(body["at"])))
-    set_committed_value(sale, "lines", [SaleLine(**r) for r in rows["sale_lines"]])
-    set_committed_value(sale, "tenders", [Tender(**r) for r in rows["tenders"]])
-    set_committed_value(sale, "splits", [Split(**r) for r in rows["splits"]])
+    at = dt.datetime.fromisoformat(body["at"])
+    sale = as_loaded(Sale, sale_row_from_body(body, recorded.seq, at))
+    set_committed_value(sale, "lines", [as_loaded(SaleLine, r) for r in rows["sale_lines"]])
+    set_committed_value(sale, "tenders", [as_loaded(Tender, r) for r in rows["tenders"]])
+    set_committed_value(sale, "splits", [as_loaded(Split, r) for r in rows["splits"]])
     return sale
 
 
@@ -790,14 +811,15 @@ def _record(
             fields.pop("session_cashier_id"),
         )
         del fields["session_closed_at"]
-        till = Till(
-            id=cs.till_id,
-            fair_id=fields.pop("till_fair_id"),
-            code=fields.pop("till_code"),
-            name=fields.pop("till_name"),
-            printer=fields.pop("till_printer"),
-        )
-        fair = Fair(**fields)
+        # The till's columns, made a Till only for the hooks that want one.
+        till = {
+            "id": cs.till_id,
+            "fair_id": fields.pop("till_fair_id"),
+            "code": fields.pop("till_code"),
+            "name": fields.pop("till_name"),
+            "printer": fields.pop("till_printer"),
+        }
+        fair = as_loaded(Fair, fields)
         if fair_id is not None and fair_id != fair.id:
             raise InvalidTender(N_("the session belongs to another fair"), field="fair")
         user_id = user_id if user_id is not None else cs.cashier_id
@@ -807,7 +829,7 @@ def _record(
             raise InvalidTender(
                 N_("there is no fair {fair}"), params={"fair": fair_id}, field="fair"
             )
-        fair = Fair(**row._asdict())
+        fair = as_loaded(Fair, row._asdict())
     rule = rule_in_force(conn, fair.id, now)
     priced, cooperatives = _resolve_lines(conn, fair, lines)
     total = sum(ln["total"] for ln in priced)
@@ -954,13 +976,20 @@ def _record(
     split_rows = split_sale(weights, shares, rule.solidarity_bp)
     splits, members = splits_with_members(conn, split_rows, cooperatives)
 
-    locked = journal.lock_head(conn)
-    if session_id is not None and conn.dialect.name != "sqlite":
-        # Checked again under the journal lock: on PostgreSQL a close committed while this
-        # sale was being authorized must win, or the sale would land after the Z-report.
-        # (SQLite's BEGIN IMMEDIATE already held every other writer off since the start.)
-        _open_session(conn, session_id)
-    sale_id = _next_sale_id(conn)
+    if conn.dialect.name == "sqlite":
+        # BEGIN IMMEDIATE has held every other writer off since the start: the head and
+        # the last sale number can be read together.
+        locked, sale_id = _head_and_next_sale(conn)
+    else:
+        locked = journal.lock_head(conn)
+        if session_id is not None:
+            # Checked again under the journal lock: on PostgreSQL a close committed while
+            # this sale was being authorized must win, or the sale would land after the
+            # Z-report.
+            _open_session(conn, session_id)
+        # Read after the lock, in a statement of its own: its snapshot then sees the sale
+        # committed by whoever held the lock before.
+        sale_id = _next_sale_id(conn)
     body = {
         "sale": sale_id,
         "fair": fair.id,
