@@ -130,3 +130,26 @@ def test_an_expanding_in_list_is_refused_when_first_run(engine, table):
     statement = Prepared(select(table.c.id).where(table.c.id.in_(bindparam("ids", expanding=True))))
     with engine.connect() as conn, pytest.raises(ValueError, match="expanding IN"):
         statement.all(conn, {"ids": [1, 2]})
+
+
+def test_an_object_built_as_loaded_reads_like_one_its_constructor_made():
+    from sqlalchemy import inspect
+
+    from feria.catalogue.models import Fair
+    from feria.db import as_loaded
+
+    values = {
+        "id": 7,
+        "network_id": 1,
+        "slug": "feria-de-otono",
+        "name": "Feria de Otoño",
+        "starts_on": dt.date(2026, 4, 1),
+        "ends_on": dt.date(2026, 4, 2),
+        "currency": "CLP",
+    }
+    built, made = as_loaded(Fair, values), Fair(**values)
+    columns = [c.key for c in Fair.__table__.columns]
+    assert [getattr(built, c) for c in columns] == [getattr(made, c) for c in columns]
+    assert inspect(built).transient
+    built.name = "Otra"  # still an ordinary mapped object: a change is tracked
+    assert inspect(built).attrs.name.history.added == ["Otra"]
