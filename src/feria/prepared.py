@@ -11,7 +11,7 @@ conversions for the dialect, and does once what ``execute`` repeats every time.
 It runs inside the caller's transaction (it borrows the connection SQLAlchemy began), so
 everything it writes commits or rolls back with the rest. It does not support expanding
 ``IN`` parameters: a caller that needs a variable number of values compiles one statement
-per count (see :func:`feria.cashbox.sales`'s product lookup).
+per count (as :mod:`feria.cashbox.sales` does for its product lookup).
 """
 
 from __future__ import annotations

@@ -65,7 +65,7 @@ class PagesOnly:
     """ASGI middleware: run ``middleware`` for everything but the JSON API.
 
     The API authenticates with bearer tokens and sets no cookie, so the session and CSRF
-    layers have nothing to do there; skipping them takes a sixth off a sale's request."""
+    layers have nothing to do there but wrap every response on the sale's path."""
 
     def __init__(self, app: ASGIApp, *, middleware: Callable[..., ASGIApp], **options) -> None:
         self.app = app
