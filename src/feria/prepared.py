@@ -2,7 +2,7 @@
 dialect, executed on the driver's own cursor.
 
 A sale runs about a dozen small statements. Through ``Connection.execute`` each one costs
-15–30 µs of SQLAlchemy bookkeeping (cache lookup, parameter processing, result set-up,
+13–30 µs of SQLAlchemy bookkeeping (cache lookup, parameter processing, result set-up,
 events) against 2–3 µs for the driver to run it, which made the statements' overhead a
 larger share of a sale than the fsync'd commit. A :class:`Prepared` statement keeps what
 SQLAlchemy is good at, the SQL built from the table metadata and each column type's
