@@ -34,7 +34,6 @@ Processor = Callable[[Any], Any]
 @dataclass(frozen=True, slots=True)
 class _Compiled:
     sql: str
-    names: tuple[str, ...]
     positional: bool
     pick: Callable[[Mapping[str, Any]], Any]  # the driver's parameters from a mapping
     binds: tuple[tuple[Any, Processor], ...]  # (position or name, conversion)
@@ -92,7 +91,6 @@ class Prepared:
                     results.append((i, process))
         return _Compiled(
             c.string,
-            names,
             c.positional,
             _picker(names, c.positional),
             tuple(binds),

@@ -331,24 +331,6 @@ def _quantity(raw: Decimal | str | int, index: int) -> Decimal:
     return q.quantize(Decimal(1)) if q == q.to_integral_value() else q
 
 
-_HEAD_AND_LAST_SALE = Prepared(
-    select(
-        journal.JournalHead.seq,
-        journal.JournalHead.hash,
-        select(func.max(Sale.id)).scalar_subquery().label("last_sale"),
-    ).where(journal.JournalHead.id == 1)
-)
-
-
-def _head_and_next_sale(conn: Connection) -> tuple[journal.Head, int]:
-    """:func:`journal.lock_head` and :func:`_next_sale_id` in one statement, for SQLite,
-    where the transaction already holds the write lock."""
-    row = _HEAD_AND_LAST_SALE.first(conn)
-    if row is None:  # a bare schema: let lock_head create the head row
-        return journal.lock_head(conn), _next_sale_id(conn)
-    return journal.Head(row.seq, row.hash), (row.last_sale or 0) + 1
-
-
 def _next_sale_id(db: Session | Connection) -> int:
     return (_NEXT_SALE.first(connection_of(db))[0] or 0) + 1
 
@@ -976,20 +958,15 @@ def _record(
     split_rows = split_sale(weights, shares, rule.solidarity_bp)
     splits, members = splits_with_members(conn, split_rows, cooperatives)
 
-    if conn.dialect.name == "sqlite":
-        # BEGIN IMMEDIATE has held every other writer off since the start: the head and
-        # the last sale number can be read together.
-        locked, sale_id = _head_and_next_sale(conn)
-    else:
-        locked = journal.lock_head(conn)
-        if session_id is not None:
-            # Checked again under the journal lock: on PostgreSQL a close committed while
-            # this sale was being authorized must win, or the sale would land after the
-            # Z-report.
-            _open_session(conn, session_id)
-        # Read after the lock, in a statement of its own: its snapshot then sees the sale
-        # committed by whoever held the lock before.
-        sale_id = _next_sale_id(conn)
+    locked = journal.lock_head(conn)
+    if session_id is not None and conn.dialect.name != "sqlite":
+        # Checked again under the journal lock: on PostgreSQL a close committed while this
+        # sale was being authorized must win, or the sale would land after the Z-report.
+        # (SQLite's BEGIN IMMEDIATE already held every other writer off since the start.)
+        _open_session(conn, session_id)
+    # After the lock, in a statement of its own: on PostgreSQL its snapshot then sees the
+    # sale committed by whoever held the lock before.
+    sale_id = _next_sale_id(conn)
     body = {
         "sale": sale_id,
         "fair": fair.id,

@@ -77,8 +77,8 @@ def _lookup(conn: HTTPConnection) -> User | None:
         token = bearer_token(conn)
         if token is None:
             return None
-        with engine.connect() as conn:
-            user = user_for_token(conn, token)
+        with engine.connect() as db:
+            user = user_for_token(db, token)
         if user is None:
             raise NotAuthenticated(
                 "the bearer token is not valid: it was revoked, mistyped or its user is "
